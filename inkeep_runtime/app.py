@@ -1,0 +1,144 @@
+"""Application assembly: the only module that wires the layers together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from inkeep_runtime.errors import InkeepError, NotFound, RequestError
+from inkeep_runtime.http.endpoint import Endpoint, to_route
+from inkeep_runtime.http.middleware import AdminAuthMiddleware, RequestIdMiddleware
+from inkeep_runtime.http.openapi import build_openapi
+from inkeep_runtime.http.problems import problem_response
+from inkeep_runtime.manage import manage_endpoints
+from inkeep_runtime.manage.full_graph import load_graph_dir
+from inkeep_runtime.settings import Settings
+from inkeep_runtime.store.engine import Store
+from inkeep_runtime.store.migrations import migrate
+from inkeep_runtime.store.rows import Scope
+
+__all__ = ["Services", "create_app", "package_version"]
+
+logger = logging.getLogger(__name__)
+
+
+def startup_banner(settings: Settings, graphs: list[str]) -> str:
+    """What the operator sees once the server is ready: where it is and what to call next."""
+    base = f"http://{settings.host}:{settings.port}"
+    auth = ' -H "Authorization: Bearer $INKEEP_ADMIN_TOKEN"' if settings.admin_token else ""
+    lines = [
+        f"inkeep-runtime {package_version()} serving on {base} (database: {settings.database_url.split('://')[0]})",
+        f"  graphs loaded into tenant 'default', project 'default': {', '.join(graphs) or 'none'}",
+        "  next:",
+        f"    curl{auth} {base}/tenants/default/crud/projects/default/agent-graphs",
+        f"    curl{auth} {base}/tenants/default/crud/projects/default/graph/{graphs[0] if graphs else '<graphId>'}",
+        f"    open {base}/openapi.json for every route",
+    ]
+    if settings.dev:
+        lines.append("  --dev: run-API auth is OFF (loopback only). Never use --dev in production.")
+    return "\n".join(lines)
+
+
+def package_version() -> str:
+    """The installed package version."""
+    try:
+        return version("inkeep-runtime")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0"
+
+
+@dataclass(slots=True)
+class Services:
+    """What handlers reach through `Call.services`."""
+
+    settings: Settings
+    store: Store
+    definitions_version: dict[str, int] = field(default_factory=dict)
+    """Per-scope counter bumped on every definition write (runnable-graph caches key on it)."""
+
+    def changed(self, scope: Scope) -> None:
+        """Record that definitions in `scope` changed."""
+        self.definitions_version[scope.key] = self.definitions_version.get(scope.key, 0) + 1
+
+
+def create_app(
+    settings: Settings, *, store: Store | None = None, run_migrations: bool = True, announce: bool = False
+) -> Starlette:
+    """Build the ASGI app.
+
+    Args:
+        settings: runtime configuration.
+        store: an open store to use (tests); by default one is opened from `settings.database_url`.
+        run_migrations: apply pending migrations at start-up.
+        announce: print where the server is and what to call next once it is ready (the CLI does).
+    """
+    services = Services(settings=settings, store=store or Store.open(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    ))
+    endpoints: list[Endpoint] = manage_endpoints()
+    openapi = build_openapi(endpoints, title="Inkeep Runtime API", version=package_version())
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi_json(_request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *(to_route(e, services, body_limit=settings.max_body_bytes) for e in endpoints),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if run_migrations:
+            await migrate(services.store.engine)
+        loaded: list[str] = []
+        if settings.graphs_dir is not None:
+            loaded = await load_graph_dir(services.store, Scope("default", "default"), settings.graphs_dir)
+        if announce:
+            print(startup_banner(settings, loaded), flush=True)
+        try:
+            yield {"services": services}
+        finally:
+            if store is None:
+                await services.store.close()
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return problem_response(request, NotFound(f"No route matches {request.method} {request.url.path}."))
+        if exc.status_code == 405:
+            error = RequestError(f"Method {request.method} is not allowed on {request.url.path}.")
+            response = problem_response(request, error)
+            response.status_code = 405
+            return response
+        return problem_response(request, RequestError(str(exc.detail)))
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(AdminAuthMiddleware, token=settings.admin_token),
+        ],
+        exception_handlers={
+            InkeepError: problem_response,
+            HTTPException: on_http_error,
+            Exception: problem_response,
+        },
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,144 @@
+"""The one error tree of the runtime.
+
+```
+InkeepError 500
+  ├ ConfigError (start-up only, never HTTP)
+  ├ GraphDefinitionError 422 (file + JSON pointer)
+  ├ StoreError 500
+  └ RequestError 400
+      ├ InvalidRequest 400 (field errors)
+      ├ Unauthorized 401
+      ├ Forbidden 403
+      ├ NotFound 404
+      ├ Conflict 409
+      └ PayloadTooLarge 413
+```
+Every class carries `status`, `code` (a slug) and `title`; an instance carries `detail` and optional
+extension fields. `http/problems.py` renders them as problem JSON (RFC 9457 plus the Inkeep envelope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "Conflict",
+    "ConfigError",
+    "FieldError",
+    "Forbidden",
+    "GraphDefinitionError",
+    "InkeepError",
+    "InvalidRequest",
+    "NotFound",
+    "PayloadTooLarge",
+    "RequestError",
+    "StoreError",
+    "Unauthorized",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one field of a request."""
+
+    pointer: str
+    """JSON pointer into the request (`/agents/router/name`), or `query.limit` style for parameters."""
+    message: str
+    """What was wrong and what was expected."""
+
+    def to_dict(self) -> dict[str, str]:
+        """Render for a problem body."""
+        field = self.pointer.lstrip("/").replace("/", ".") if self.pointer.startswith("/") else self.pointer
+        return {"field": field, "pointer": self.pointer, "message": self.message}
+
+
+class InkeepError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_server_error"
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class ConfigError(InkeepError):
+    """Settings or start-up configuration is unusable. Raised before serving, never over HTTP."""
+
+    code = "config_error"
+    title = "Configuration Error"
+
+
+class GraphDefinitionError(InkeepError):
+    """A graph document is inconsistent (names the file and JSON pointer of the problem)."""
+
+    status = 422
+    code = "invalid_graph"
+    title = "Invalid Graph Definition"
+
+
+class StoreError(InkeepError):
+    """The database failed in a way the caller cannot fix."""
+
+    code = "store_error"
+    title = "Store Error"
+
+
+class RequestError(InkeepError):
+    """Something about the request is wrong; the client can fix it."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad Request"
+
+
+class InvalidRequest(RequestError):
+    """The request body or parameters failed validation."""
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or []
+
+
+class Unauthorized(RequestError):
+    """Missing or wrong credentials."""
+
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(RequestError):
+    """Credentials are valid but do not allow this."""
+
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(RequestError):
+    """The addressed resource does not exist (in this tenant and project)."""
+
+    status = 404
+    code = "not_found"
+    title = "Not Found"
+
+
+class Conflict(RequestError):
+    """The request clashes with stored state: duplicate id, or a resource still in use."""
+
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(RequestError):
+    """The body exceeds the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+    title = "Payload Too Large"

@@ -1,0 +1,30 @@
+"""The CRUD (manage) API: one module per resource family, all talking to the store only."""
+
+from __future__ import annotations
+
+from inkeep_runtime.http.endpoint import Endpoint
+from inkeep_runtime.manage import (
+    agents,
+    components,
+    context,
+    credentials,
+    external_agents,
+    graphs,
+    projects,
+    relations,
+    tool_relations,
+    tools,
+)
+
+__all__ = ["manage_endpoints"]
+
+
+def manage_endpoints() -> list[Endpoint]:
+    """Every CRUD endpoint, in the order of the API document."""
+    found: list[Endpoint] = []
+    for module in (
+        projects, agents, relations, graphs, tool_relations, components, context, credentials,
+        external_agents, tools,
+    ):
+        found.extend(module.endpoints())
+    return found

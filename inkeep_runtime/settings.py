@@ -1,0 +1,113 @@
+"""Runtime settings.
+
+`Settings.from_env` is the only reader of `os.environ` in the package: every other module receives a
+`Settings` instance. All bad keys are reported together in one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from inkeep_runtime.errors import ConfigError
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "is_loopback_host"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/inkeep.db"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Tell whether binding `host` exposes the server only to this machine."""
+    if host in {"localhost", "ip6-localhost"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the runtime can be configured with."""
+
+    host: str = "127.0.0.1"
+    """Address the HTTP server binds (`INKEEP_HOST`)."""
+    port: int = 3002
+    """Port the HTTP server binds (`INKEEP_PORT`)."""
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy async URL: `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...` (`INKEEP_DATABASE_URL`)."""
+    admin_token: str | None = field(default=None, repr=False)
+    """Bearer token required by the CRUD API when set (`INKEEP_ADMIN_TOKEN`)."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted, in bytes (`INKEEP_MAX_BODY_BYTES`)."""
+    dev: bool = False
+    """Development mode: run API without API keys; loopback only (`INKEEP_DEV`)."""
+    graphs_dir: Path | None = None
+    """Folder of graph JSON files loaded at start-up into tenant/project `default`."""
+    sqlite_busy_timeout_ms: int = 5000
+    """How long SQLite waits for a competing writer before failing (`INKEEP_SQLITE_BUSY_TIMEOUT_MS`)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
+        """Build settings from `INKEEP_*` variables, then apply explicit overrides (CLI flags).
+
+        Raises:
+            ConfigError: one or more variables are malformed; every problem is listed.
+        """
+        problems: list[str] = []
+        values: dict[str, object] = {}
+
+        def integer(key: str, attr: str, low: int, high: int) -> None:
+            raw = environ.get(key)
+            if raw is None or raw == "":
+                return
+            try:
+                number = int(raw)
+            except ValueError:
+                problems.append(f"{key}={raw!r} is not an integer.")
+                return
+            if not low <= number <= high:
+                problems.append(f"{key}={number} is outside {low}..{high}.")
+                return
+            values[attr] = number
+
+        if host := environ.get("INKEEP_HOST"):
+            values["host"] = host
+        integer("INKEEP_PORT", "port", 0, 65535)
+        integer("INKEEP_MAX_BODY_BYTES", "max_body_bytes", 1024, 1024**3)
+        integer("INKEEP_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 600_000)
+        if url := environ.get("INKEEP_DATABASE_URL"):
+            values["database_url"] = url
+        if token := environ.get("INKEEP_ADMIN_TOKEN"):
+            values["admin_token"] = token
+        dev = environ.get("INKEEP_DEV", "").lower()
+        if dev in {"1", "true", "yes"}:
+            values["dev"] = True
+        elif dev not in {"", "0", "false", "no"}:
+            problems.append(f"INKEEP_DEV={dev!r} is not a boolean (use 1/0, true/false).")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = replace(cls(), **values)  # type: ignore[arg-type]
+        problems.extend(settings.problems())
+        if problems:
+            raise ConfigError(" ".join(problems))
+        return settings
+
+    def problems(self) -> list[str]:
+        """List what is wrong with this combination of settings (empty when it is usable)."""
+        found: list[str] = []
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            found.append(
+                f"Database URL {self.database_url.split('://')[0]!r}:// is not supported; "
+                "expected sqlite+aiosqlite:// or postgresql+asyncpg://."
+            )
+        if not is_loopback_host(self.host):
+            if self.admin_token is None:
+                found.append(
+                    f"Refusing to bind {self.host}: the CRUD API would be open to the network. "
+                    "Set INKEEP_ADMIN_TOKEN or bind 127.0.0.1."
+                )
+            if self.dev:
+                found.append(f"Refusing --dev on {self.host}: development mode turns off run-API auth; loopback only.")
+        return found
