@@ -12,6 +12,12 @@ InkeepError 500
       ├ NotFound 404
       ├ Conflict 409
       └ PayloadTooLarge 413
+  ├ RunError 500
+  │   ├ TurnLimitExceeded 422 (transfer/step/delegation-depth guards)
+  │   └ RunDeadlineExceeded 504
+  └ UpstreamError 502
+      ├ LLMError 502 → LLMTimeout 504, LLMRateLimited 503
+      └ ToolError 502 → MCPUnavailable 502, ToolTimeout 504
 ```
 Every class carries `status`, `code` (a slug) and `title`; an instance carries `detail` and optional
 extension fields. `http/problems.py` renders them as problem JSON (RFC 9457 plus the Inkeep envelope).
@@ -30,11 +36,21 @@ __all__ = [
     "GraphDefinitionError",
     "InkeepError",
     "InvalidRequest",
+    "LLMError",
+    "LLMRateLimited",
+    "LLMTimeout",
+    "MCPUnavailable",
     "NotFound",
     "PayloadTooLarge",
     "RequestError",
+    "RunDeadlineExceeded",
+    "RunError",
     "StoreError",
+    "ToolError",
+    "ToolTimeout",
+    "TurnLimitExceeded",
     "Unauthorized",
+    "UpstreamError",
 ]
 
 
@@ -142,3 +158,79 @@ class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
     title = "Payload Too Large"
+
+
+class RunError(InkeepError):
+    """A run could not finish."""
+
+    code = "run_error"
+    title = "Run Error"
+
+
+class TurnLimitExceeded(RunError):
+    """A guard stopped the run (transfer count, step count, delegation depth or cycle)."""
+
+    status = 422
+    code = "turn_limit_exceeded"
+    title = "Turn Limit Exceeded"
+
+
+class RunDeadlineExceeded(RunError):
+    """The run took longer than its deadline."""
+
+    status = 504
+    code = "run_deadline_exceeded"
+    title = "Run Deadline Exceeded"
+
+
+class UpstreamError(InkeepError):
+    """A service the run depends on failed."""
+
+    status = 502
+    code = "upstream_error"
+    title = "Bad Gateway"
+
+
+class LLMError(UpstreamError):
+    """The model provider failed or answered something unusable."""
+
+    code = "llm_error"
+    title = "Model Error"
+
+
+class LLMTimeout(LLMError):
+    """The model provider did not answer in time."""
+
+    status = 504
+    code = "llm_timeout"
+    title = "Model Timeout"
+
+
+class LLMRateLimited(LLMError):
+    """The model provider refused the call for rate or quota reasons."""
+
+    status = 503
+    code = "llm_rate_limited"
+    title = "Model Rate Limited"
+
+
+class ToolError(UpstreamError):
+    """A tool call failed."""
+
+    code = "tool_error"
+    title = "Tool Error"
+
+
+class MCPUnavailable(ToolError):
+    """An MCP server could not be reached or refused the session."""
+
+    code = "mcp_unavailable"
+    title = "MCP Server Unavailable"
+
+
+class ToolTimeout(ToolError):
+    """A tool call did not finish in time."""
+
+    status = 504
+    code = "tool_timeout"
+    title = "Tool Timeout"
