@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the package with pinned dependencies
+NODE_STAMP := tests/node/node_modules/.installed
+$(NODE_STAMP): tests/node/package-lock.json
+	npm ci --no-audit --no-fund --prefix tests/node
+	@touch $@
+
+install: $(STAMP) $(NODE_STAMP) ## Create .venv and install the package with pinned dependencies (and the Node test client)
 
 serve: $(STAMP) ## Migrate ./data/inkeep.db, load graphs/ into default/default, serve on http://127.0.0.1:3002
 	$(BIN)/inkeep-runtime migrate --database-url '$(DATABASE_URL)'
@@ -28,7 +33,7 @@ serve: $(STAMP) ## Migrate ./data/inkeep.db, load graphs/ into default/default, 
 migrate: $(STAMP) ## Apply pending database migrations
 	$(BIN)/inkeep-runtime migrate --database-url '$(DATABASE_URL)'
 
-test: $(STAMP) ## Install and run the whole test suite
+test: $(STAMP) $(NODE_STAMP) ## Install and run the whole test suite
 	$(BIN)/python -m pytest -q
 
 check: lint typecheck test ## What CI runs, plus lint and types
