@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inkeep_runtime.errors import InkeepError, NotFound, RequestError
-from inkeep_runtime.http.endpoint import Endpoint, to_route
+from inkeep_runtime.errors import InkeepError, MethodNotAllowed, NotFound, RequestError
+from inkeep_runtime.http.endpoint import Endpoint, to_routes
 from inkeep_runtime.http.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from inkeep_runtime.http.openapi import build_openapi
 from inkeep_runtime.http.problems import problem_response
@@ -83,22 +83,25 @@ def create_app(
         run_migrations: apply pending migrations at start-up.
         announce: print where the server is and what to call next once it is ready (the CLI does).
     """
-    services = Services(settings=settings, store=store or Store.open(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    ))
+    services = Services(
+        settings=settings,
+        store=store or Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms),
+    )
     endpoints: list[Endpoint] = manage_endpoints()
-    openapi = build_openapi(endpoints, title="Inkeep Runtime API", version=package_version())
+    openapi: dict[str, Any] = {}
 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def openapi_json(_request: Request) -> Response:
+        if not openapi:  # built on first use: it costs ~0.1 s and most processes never serve it
+            openapi.update(build_openapi(endpoints, title="Inkeep Runtime API", version=package_version()))
         return JSONResponse(openapi)
 
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
-        *(to_route(e, services, body_limit=settings.max_body_bytes) for e in endpoints),
+        *to_routes(endpoints, services, body_limit=settings.max_body_bytes),
     ]
 
     @asynccontextmanager
@@ -121,9 +124,9 @@ def create_app(
         if exc.status_code == 404:
             return problem_response(request, NotFound(f"No route matches {request.method} {request.url.path}."))
         if exc.status_code == 405:
-            error = RequestError(f"Method {request.method} is not allowed on {request.url.path}.")
+            error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
             response = problem_response(request, error)
-            response.status_code = 405
+            response.headers.update(exc.headers or {})
             return response
         return problem_response(request, RequestError(str(exc.detail)))
 

@@ -23,15 +23,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def database(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--database-url", help="sqlite+aiosqlite:///path or postgresql+asyncpg://... "
-                                                "(env INKEEP_DATABASE_URL; default ./data/inkeep.db)")
+        sub.add_argument(
+            "--database-url",
+            help="sqlite+aiosqlite:///path or postgresql+asyncpg://... "
+            "(env INKEEP_DATABASE_URL; default ./data/inkeep.db)",
+        )
 
     serve = commands.add_parser("serve", help="Serve the CRUD and run APIs over HTTP.")
     serve.add_argument("--host", help="Bind address (env INKEEP_HOST; default 127.0.0.1).")
     serve.add_argument("--port", type=int, help="Port (env INKEEP_PORT; default 3002).")
     serve.add_argument("--graphs", type=Path, help="Load every *.json graph in this folder into default/default.")
-    serve.add_argument("--dev", action="store_true", default=None,
-                       help="Development mode: run API without API keys (loopback only).")
+    serve.add_argument(
+        "--dev", action="store_true", default=None, help="Development mode: run API without API keys (loopback only)."
+    )
     database(serve)
 
     migrate = commands.add_parser("migrate", help="Apply pending database migrations.")

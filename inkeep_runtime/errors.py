@@ -10,6 +10,7 @@ InkeepError 500
       ├ Unauthorized 401
       ├ Forbidden 403
       ├ NotFound 404
+      ├ MethodNotAllowed 405
       ├ Conflict 409
       └ PayloadTooLarge 413
   ├ RunError 500
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
-    "Conflict",
     "ConfigError",
+    "Conflict",
     "FieldError",
     "Forbidden",
     "GraphDefinitionError",
@@ -40,6 +41,7 @@ __all__ = [
     "LLMRateLimited",
     "LLMTimeout",
     "MCPUnavailable",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "RequestError",
@@ -142,6 +144,14 @@ class NotFound(RequestError):
     status = 404
     code = "not_found"
     title = "Not Found"
+
+
+class MethodNotAllowed(RequestError):
+    """The route exists but does not accept this method."""
+
+    status = 405
+    code = "method_not_allowed"
+    title = "Method Not Allowed"
 
 
 class Conflict(RequestError):

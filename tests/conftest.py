@@ -1,14 +1,16 @@
 """Shared fixtures: a migrated store on SQLite and (when configured) PostgreSQL, and an HTTP client.
 
 PostgreSQL runs when `INKEEP_TEST_POSTGRES_URL` is set (`.ci/run` starts a server and sets it); each
-test gets its own schema, so tests stay independent and can run in any order.
+test starts from an empty migrated database, so tests stay independent and can run in any order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -56,11 +58,69 @@ async def empty_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
         await admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Migrate once per session: a SQLite file to copy and (when configured) a PostgreSQL template database."""
+    folder = tmp_path_factory.mktemp("template")
+    templates = {"sqlite": str(folder / "inkeep.db")}
+
+    async def build() -> None:
+        sqlite = Store.open(f"sqlite+aiosqlite:///{templates['sqlite']}")
+        await migrate(sqlite.engine)
+        await sqlite.close()
+        if POSTGRES_URL:
+            name = f"tmpl_{uuid.uuid4().hex[:12]}"
+            admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            async with admin.connect() as connection:
+                await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            await admin.dispose()
+            template = Store.open(_database_url(name))
+            await migrate(template.engine)
+            await template.close()
+            templates["postgres"] = name
+
+    asyncio.run(build())
+    yield templates
+    if "postgres" in templates:
+
+        async def drop() -> None:
+            admin = create_async_engine(POSTGRES_URL or "", isolation_level="AUTOCOMMIT")
+            async with admin.connect() as connection:
+                await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{templates["postgres"]}" WITH (FORCE)'))
+            await admin.dispose()
+
+        asyncio.run(drop())
+
+
+def _database_url(name: str) -> str:
+    assert POSTGRES_URL is not None
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture
-async def store(empty_store: Store) -> Store:
-    """A migrated store."""
-    await migrate(empty_store.engine)
-    return empty_store
+async def store(backend: str, tmp_path: Path, migrated_template: dict[str, str]) -> AsyncIterator[Store]:
+    """A migrated store (a copy of the session's migrated template)."""
+    if backend == "sqlite":
+        shutil.copyfile(migrated_template["sqlite"], tmp_path / "inkeep.db")
+        store = Store.open(f"sqlite+aiosqlite:///{tmp_path}/inkeep.db")
+        yield store
+        await store.close()
+        return
+    # One migrated database per session, emptied before each test: much faster than a database per test.
+    store = Store.open(_database_url(migrated_template["postgres"]))
+    async with store.engine.begin() as connection:
+        names = (
+            await connection.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'inkeep_migrations'"
+                )
+            )
+        ).scalars()
+        await connection.execute(sa.text(f"TRUNCATE {', '.join(f'{n}' for n in names)} CASCADE"))
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture

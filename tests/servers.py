@@ -26,12 +26,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_runtime(*args: str, env: dict[str, str] | None = None, timeout_s: float = 30) -> Iterator[tuple[str, list[str]]]:
+def running_runtime(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 30
+) -> Iterator[tuple[str, list[str]]]:
     """Run `python -m inkeep_runtime serve ARGS` on a free port; yield (base URL, output lines so far)."""
     port = free_port()
     command = [sys.executable, "-m", "inkeep_runtime", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    process = subprocess.Popen(  # noqa: S603 - our own module
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
@@ -51,7 +57,7 @@ def running_runtime(*args: str, env: dict[str, str] | None = None, timeout_s: fl
             if time.monotonic() > deadline:
                 msg = "server did not become healthy in time"
                 raise RuntimeError(msg)
-            time.sleep(0.1)  # test helper, not the package: blocking is fine here
+            time.sleep(0.1)  # noqa: TID251 - a sync test helper, not the request path
         yield base, lines
     finally:
         process.terminate()

@@ -1,7 +1,7 @@
 """Endpoints as data: one table feeds both the Starlette router and the OpenAPI document.
 
 An `Endpoint` names its method, path, pydantic models for query and body, its response model and
-status. `to_route` wraps the handler: it reads the body within the size limit, parses JSON, validates
+status. `to_routes` wraps each handler: it reads the body within the size limit, parses JSON, validates
 query and body with the same models the OpenAPI document is generated from, and renders the result in
 the `{"data": ...}` envelope (the handler returns the envelope itself, so lists can add pagination).
 """
@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from inkeep_runtime.errors import FieldError, InvalidRequest, PayloadTooLarge
 
-__all__ = ["Call", "Endpoint", "read_json_body", "to_route", "validation_errors"]
+__all__ = ["Call", "Endpoint", "read_json_body", "to_routes", "validation_errors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,9 +115,7 @@ def _validate(model: type[BaseModel], data: Any, *, what: str, prefix: str) -> B
         raise InvalidRequest(msg, errors) from exc
 
 
-def to_route(endpoint: Endpoint, services: Any, *, body_limit: int) -> Route:
-    """Build the Starlette route for `endpoint`."""
-
+def _runner(endpoint: Endpoint, services: Any, body_limit: int) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         query = None
         if endpoint.query is not None:
@@ -137,4 +135,21 @@ def to_route(endpoint: Endpoint, services: Any, *, body_limit: int) -> Route:
             return Response(status_code=endpoint.status if endpoint.status != 200 else 204)
         return JSONResponse(result, status_code=endpoint.status)
 
-    return Route(endpoint.path, run, methods=[endpoint.method], name=f"{endpoint.method} {endpoint.path}")
+    return run
+
+
+def to_routes(endpoints: list[Endpoint], services: Any, *, body_limit: int) -> list[Route]:
+    """One Starlette route per path, dispatching on method (so a 405 lists every allowed method)."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, {})[endpoint.method] = _runner(endpoint, services, body_limit)
+    routes: list[Route] = []
+    for path, runners in by_path.items():
+
+        async def dispatch(
+            request: Request, runners: dict[str, Callable[[Request], Awaitable[Response]]] = runners
+        ) -> Response:
+            return await runners[request.method](request)
+
+        routes.append(Route(path, dispatch, methods=list(runners), name=path))
+    return routes

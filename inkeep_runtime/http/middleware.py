@@ -71,13 +71,15 @@ class AdminAuthMiddleware:
         )
         request_id = scope.get("state", {}).get("request_id", "req_unknown")
         body = json.dumps(problem_body(Unauthorized(detail), instance=scope["path"], request_id=request_id)).encode()
-        await send({
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b"Bearer"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

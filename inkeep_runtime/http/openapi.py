@@ -15,8 +15,16 @@ __all__ = ["build_openapi"]
 
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-    404: "Not Found", 409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
 }
 _PROBLEM = {
     "type": "object",
@@ -38,7 +46,9 @@ _PROBLEM = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "field": {"type": "string"}, "pointer": {"type": "string"}, "message": {"type": "string"},
+                    "field": {"type": "string"},
+                    "pointer": {"type": "string"},
+                    "message": {"type": "string"},
                 },
             },
         },
@@ -75,8 +85,7 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
     if endpoint.query is not None:
         schema = endpoint.query.model_json_schema(by_alias=True)
         for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in schema.get("required", []),
-                           "schema": prop})
+            params.append({"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop})
     return params
 
 

@@ -60,8 +60,14 @@ def _to_row(values: dict[str, Any]) -> dict[str, Any]:
 
 
 AGENTS = Resource(
-    path="agents", kind="agents", label="Agent", tag="Agents",
-    create=AgentCreate, update=AgentUpdate, read=AgentRead, to_row=_to_row,
+    path="agents",
+    kind="agents",
+    label="Agent",
+    tag="Agents",
+    create=AgentCreate,
+    update=AgentUpdate,
+    read=AgentRead,
+    to_row=_to_row,
 )
 
 

@@ -102,12 +102,22 @@ class ArtifactComponentRead(ApiModel):
 
 
 DATA_COMPONENTS = Resource(
-    path="data-components", kind="data_components", label="Data component", tag="Data Components",
-    create=DataComponentCreate, update=DataComponentUpdate, read=DataComponentRead,
+    path="data-components",
+    kind="data_components",
+    label="Data component",
+    tag="Data Components",
+    create=DataComponentCreate,
+    update=DataComponentUpdate,
+    read=DataComponentRead,
 )
 ARTIFACT_COMPONENTS = Resource(
-    path="artifact-components", kind="artifact_components", label="Artifact component", tag="Artifact Components",
-    create=ArtifactComponentCreate, update=ArtifactComponentUpdate, read=ArtifactComponentRead,
+    path="artifact-components",
+    kind="artifact_components",
+    label="Artifact component",
+    tag="Artifact Components",
+    create=ArtifactComponentCreate,
+    update=ArtifactComponentUpdate,
+    read=ArtifactComponentRead,
 )
 
 

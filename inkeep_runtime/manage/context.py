@@ -82,8 +82,13 @@ class ContextConfigRead(ApiModel):
 
 
 CONTEXT_CONFIGS = Resource(
-    path="context-configs", kind="context_configs", label="Context config", tag="Context Configs",
-    create=ContextConfigCreate, update=ContextConfigUpdate, read=ContextConfigRead,
+    path="context-configs",
+    kind="context_configs",
+    label="Context config",
+    tag="Context Configs",
+    create=ContextConfigCreate,
+    update=ContextConfigUpdate,
+    read=ContextConfigRead,
 )
 
 

@@ -15,8 +15,22 @@ __all__ = ["CREDENTIALS", "CredentialCreate", "CredentialRead", "CredentialUpdat
 CredentialType = Literal["memory", "env", "nango", "keychain"]
 
 _SECRET_KEYS: Final = frozenset(
-    {"value", "secret", "token", "password", "apikey", "api_key", "accesstoken", "access_token", "refreshtoken",
-     "refresh_token", "clientsecret", "client_secret", "privatekey", "private_key"}
+    {
+        "value",
+        "secret",
+        "token",
+        "password",
+        "apikey",
+        "api_key",
+        "accesstoken",
+        "access_token",
+        "refreshtoken",
+        "refresh_token",
+        "clientsecret",
+        "client_secret",
+        "privatekey",
+        "private_key",
+    }
 )
 
 
@@ -25,7 +39,7 @@ def _no_secret_values(params: dict[str, Any]) -> dict[str, Any]:
     if leaked:
         msg = (
             f"retrievalParams must say where the secret is stored, not hold it (found {', '.join(leaked)}); "
-            "use e.g. {\"key\": \"ENV_VAR_NAME\"} or {\"connectionId\", \"providerConfigKey\"}."
+            'use e.g. {"key": "ENV_VAR_NAME"} or {"connectionId", "providerConfigKey"}.'
         )
         raise ValueError(msg)
     return params
@@ -64,8 +78,13 @@ class CredentialRead(ApiModel):
 
 
 CREDENTIALS = Resource(
-    path="credentials", kind="credential_references", label="Credential", tag="Credentials",
-    create=CredentialCreate, update=CredentialUpdate, read=CredentialRead,
+    path="credentials",
+    kind="credential_references",
+    label="Credential",
+    tag="Credentials",
+    create=CredentialCreate,
+    update=CredentialUpdate,
+    read=CredentialRead,
 )
 
 

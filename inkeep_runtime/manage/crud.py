@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ __all__ = [
     "crud_endpoints",
     "list_envelope",
     "project_scope",
+    "reject_nulls",
     "require_project",
 ]
 
@@ -93,6 +94,22 @@ async def check_references(rows: Rows, scope: Scope, references: tuple[Reference
         raise InvalidRequest(" ".join(e.message for e in errors), errors)
 
 
+def reject_nulls(create: type[BaseModel], changes: Mapping[str, Any]) -> None:
+    """Raise InvalidRequest naming each change that sets to null a field the create model requires a value for.
+
+    Update models make every field optional, so without this a `null` for a required column would reach the
+    database and fail there.
+    """
+    errors: list[FieldError] = []
+    for name, value in changes.items():
+        info = create.model_fields.get(name)
+        if value is None and info is not None and type(None) not in get_args(info.annotation):
+            message = f"{_camel(name)} cannot be null; omit it to keep the current value."
+            errors.append(FieldError(pointer=f"/{_camel(name)}", message=message))
+    if errors:
+        raise InvalidRequest(" ".join(e.message for e in errors), errors)
+
+
 def list_envelope(items: list[Any], *, page: int, limit: int, total: int) -> dict[str, Any]:
     """The documented list envelope."""
     pages = math.ceil(total / limit) if total else 0
@@ -111,6 +128,17 @@ def _render(resource: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
 def _filters(query: BaseModel) -> dict[str, Any]:
     values = query.model_dump(exclude={"page", "limit"}, by_alias=False)
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _changes(resource: Resource, body: Any, row_id: str) -> dict[str, Any]:
+    """The column changes of an update body, refusing a changed id and nulls for required fields."""
+    changes = resource.to_row(body.changes())
+    if changes.get("id", row_id) != row_id:
+        msg = f"Body id '{changes['id']}' does not match the id '{row_id}' in the path; ids cannot be changed."
+        raise InvalidRequest(msg, [FieldError(pointer="/id", message=msg)])
+    changes.pop("id", None)
+    reject_nulls(resource.create, changes)
+    return changes
 
 
 def crud_endpoints(resource: Resource) -> list[Endpoint]:
@@ -157,11 +185,7 @@ def crud_endpoints(resource: Resource) -> list[Endpoint]:
     async def update_row(call: Call) -> Any:
         scope = project_scope(call)
         row_id = call.path["id"]
-        changes = resource.to_row(call.body.changes())
-        if changes.get("id", row_id) != row_id:
-            msg = f"Body id '{changes['id']}' does not match the id '{row_id}' in the path; ids cannot be changed."
-            raise InvalidRequest(msg, [FieldError(pointer="/id", message=msg)])
-        changes.pop("id", None)
+        changes = _changes(resource, call.body, row_id)
         async with call.services.store.write(scope.key) as session:
             rows = Rows(session)
             old = await rows.get(resource.kind, scope, row_id)
@@ -179,25 +203,63 @@ def crud_endpoints(resource: Resource) -> list[Endpoint]:
     async def delete_row(call: Call) -> Any:
         scope = project_scope(call)
         async with call.services.store.write(scope.key) as session:
-            deleted = await Rows(session).delete(resource.kind, scope, label=f"{label} '{call.path['id']}'", id=call.path["id"])
+            deleted = await Rows(session).delete(
+                resource.kind, scope, label=f"{label} '{call.path['id']}'", id=call.path["id"]
+            )
         if not deleted:
             msg = f"{label} '{call.path['id']}' does not exist in project '{scope.project_id}'."
             raise NotFound(msg)
         call.services.changed(scope)
         return None
 
-    read = resource.read
+    one: Any = DataEnvelope[resource.read]  # type: ignore[name-defined]
+    many: Any = ListEnvelope[resource.read]  # type: ignore[name-defined]
     return [
-        Endpoint(method="GET", path=base, summary=f"List {label}s", handler=list_rows, tag=resource.tag,
-                 query=resource.query, response=ListEnvelope[read]),  # type: ignore[valid-type]
-        Endpoint(method="POST", path=base, summary=f"Create {label}", handler=create_row, tag=resource.tag,
-                 body=resource.create, response=DataEnvelope[read], status=201,  # type: ignore[valid-type]
-                 errors=(400, 401, 404, 409, 413)),
-        Endpoint(method="GET", path=f"{base}/{{id}}", summary=f"Get {label}", handler=get_row, tag=resource.tag,
-                 response=DataEnvelope[read]),  # type: ignore[valid-type]
-        Endpoint(method=resource.update_method, path=f"{base}/{{id}}", summary=f"Update {label}", handler=update_row,
-                 tag=resource.tag, body=resource.update, response=DataEnvelope[read],  # type: ignore[valid-type]
-                 errors=(400, 401, 404, 409, 413)),
-        Endpoint(method="DELETE", path=f"{base}/{{id}}", summary=f"Delete {label}", handler=delete_row,
-                 tag=resource.tag, status=204, errors=(401, 404, 409)),
+        Endpoint(
+            method="GET",
+            path=base,
+            summary=f"List {label}s",
+            handler=list_rows,
+            tag=resource.tag,
+            query=resource.query,
+            response=many,
+        ),
+        Endpoint(
+            method="POST",
+            path=base,
+            summary=f"Create {label}",
+            handler=create_row,
+            tag=resource.tag,
+            body=resource.create,
+            response=one,
+            status=201,
+            errors=(400, 401, 404, 409, 413),
+        ),
+        Endpoint(
+            method="GET",
+            path=f"{base}/{{id}}",
+            summary=f"Get {label}",
+            handler=get_row,
+            tag=resource.tag,
+            response=one,
+        ),
+        Endpoint(
+            method=resource.update_method,
+            path=f"{base}/{{id}}",
+            summary=f"Update {label}",
+            handler=update_row,
+            tag=resource.tag,
+            body=resource.update,
+            response=one,
+            errors=(400, 401, 404, 409, 413),
+        ),
+        Endpoint(
+            method="DELETE",
+            path=f"{base}/{{id}}",
+            summary=f"Delete {label}",
+            handler=delete_row,
+            tag=resource.tag,
+            status=204,
+            errors=(401, 404, 409),
+        ),
     ]

@@ -56,8 +56,14 @@ def _to_row(values: dict[str, Any]) -> dict[str, Any]:
 
 
 EXTERNAL_AGENTS = Resource(
-    path="external-agents", kind="external_agents", label="External agent", tag="External Agents",
-    create=ExternalAgentCreate, update=ExternalAgentUpdate, read=ExternalAgentRead, to_row=_to_row,
+    path="external-agents",
+    kind="external_agents",
+    label="External agent",
+    tag="External Agents",
+    create=ExternalAgentCreate,
+    update=ExternalAgentUpdate,
+    read=ExternalAgentRead,
+    to_row=_to_row,
     references=(Reference("credential_reference_id", "credential_references", "Credential"),),
 )
 

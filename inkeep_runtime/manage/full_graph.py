@@ -1,16 +1,542 @@
-"""PLACEHOLDER — being written by the full-graph helper."""
+"""The full-graph API: one JSON document per graph, written atomically, plus `push` and start-up loading.
+
+A PUT is one upsert inside one write transaction. Project-level resources (credentials, context config,
+tools, components) go first, then the graph row (keeping its old default agent), the agents it owns,
+the graph again with the new default, then this graph's relations and the agents' associations, and
+last the agents the document no longer names. That order satisfies every foreign key (the default
+agent is RESTRICT), and any failure rolls the whole document back, so the old graph stays intact.
+
+Association lists keep the document's order: rows are read back by (created_at, id), and a group whose
+order or content changed is rewritten with ids that sort in insertion order.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import anyio
+from pydantic import BaseModel, ValidationError
+from starlette.responses import JSONResponse
+
+from inkeep_runtime.errors import (
+    ConfigError,
+    Conflict,
+    FieldError,
+    GraphDefinitionError,
+    InvalidRequest,
+    NotFound,
+    RequestError,
+)
+from inkeep_runtime.http.endpoint import Call, Endpoint, validation_errors
+from inkeep_runtime.ids import new_id
+from inkeep_runtime.manage.agents import AgentCreate
+from inkeep_runtime.manage.crud import PROJECT_PREFIX, project_scope, require_project
+from inkeep_runtime.manage.external_agents import ExternalAgentCreate
+from inkeep_runtime.manage.full_graph_models import (
+    FullGraphDefinition,
+    FullGraphRead,
+    GraphRows,
+    check_document,
+    project_references,
+    render_document,
+)
+from inkeep_runtime.manage.graphs import GraphCreate
+from inkeep_runtime.manage.schemas import DataEnvelope, RequestModel
 from inkeep_runtime.store.engine import Store
-from inkeep_runtime.store.rows import Scope
+from inkeep_runtime.store.rows import Rows, Scope
+
+__all__ = ["GraphWrite", "endpoints", "load_graph_dir", "push_graph_file", "read_graph", "write_graph"]
+
+logger = logging.getLogger(__name__)
+
+_TAG = "Full Graph"
+_SERVER_FIELDS = frozenset({"created_at", "updated_at", "type"})
 
 
-async def load_graph_dir(store: Store, scope: Scope, folder: Path) -> list[str]:
-    return []
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphWrite:
+    """What a write did."""
+
+    is_created: bool
+    """The graph did not exist before."""
+    is_changed: bool
+    """Any row was inserted, updated or deleted."""
+
+
+def _columns(model: RequestModel, base: type[BaseModel]) -> dict[str, Any]:
+    """The values of `model` that are columns of `base`'s table."""
+    values = model.values()
+    return {key: value for key, value in values.items() if key in base.model_fields and key not in _SERVER_FIELDS}
+
+
+def _invalid(errors: list[FieldError]) -> InvalidRequest:
+    return InvalidRequest(" ".join(error.message for error in errors), errors)
+
+
+@dataclass(slots=True)
+class _Writer:
+    rows: Rows
+    scope: Scope
+    is_changed: bool = False
+    _batch: str = field(default_factory=new_id)
+    _count: int = 0
+
+    def _next_id(self) -> str:
+        self._count += 1
+        return f"{self._batch}-{self._count:05d}"
+
+    async def upsert(self, kind: str, values: dict[str, Any], *, label: str, old: dict[str, Any] | None = None) -> None:
+        old = old if old is not None else await self.rows.get(kind, self.scope, values["id"])
+        if old is None:
+            await self.rows.insert(kind, self.scope, values, label=label)
+            self.is_changed = True
+            return
+        changes = {key: value for key, value in values.items() if old.get(key) != value}
+        if changes:
+            await self.rows.update(kind, self.scope, values["id"], changes, label=label)
+            self.is_changed = True
+
+    async def claim(self, kind: str, values: dict[str, Any], graph_id: str, *, label: str) -> None:
+        """Upsert an agent row owned by `graph_id`; refuse one that another graph owns."""
+        old = await self.rows.get(kind, self.scope, values["id"])
+        if old is not None and old["graph_id"] not in {None, graph_id}:
+            msg = (
+                f"{label} '{values['id']}' belongs to graph '{old['graph_id']}'; "
+                "agent ids are unique per project, so rename it or remove it from that graph first."
+            )
+            raise Conflict(msg)
+        await self.upsert(kind, {**values, "graph_id": graph_id}, label=label, old=old)
+
+    async def replace_group(
+        self, kind: str, old: list[dict[str, Any]], new: list[dict[str, Any]], compare: tuple[str, ...], *, label: str
+    ) -> None:
+        """Make the ordered rows of one group equal `new`; rewrite them only when they differ."""
+        if [tuple(row.get(c) for c in compare) for row in old] == [tuple(row.get(c) for c in compare) for row in new]:
+            return
+        if old:
+            await self.rows.delete(kind, self.scope, label=label, id=[row["id"] for row in old])
+        for values in new:
+            await self.rows.insert(kind, self.scope, {"id": self._next_id(), **values}, label=label)
+        self.is_changed = True
+
+    async def replace_groups(
+        self,
+        kind: str,
+        old: list[dict[str, Any]],
+        new: list[dict[str, Any]],
+        group: tuple[str, ...],
+        compare: tuple[str, ...],
+        *,
+        label: str,
+    ) -> None:
+        """`replace_group` for every group (rows sharing the `group` columns) in `old` or `new`."""
+        old_groups = _grouped(old, group)
+        new_groups = _grouped(new, group)
+        for key in dict.fromkeys([*old_groups, *new_groups]):
+            await self.replace_group(kind, old_groups.get(key, []), new_groups.get(key, []), compare, label=label)
+
+
+def _grouped(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    found: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(tuple(row[c] for c in columns), []).append(row)
+    return found
+
+
+async def _check_project_references(rows: Rows, scope: Scope, doc: FullGraphDefinition) -> None:
+    errors = [
+        FieldError(
+            pointer=ref.pointer,
+            message=f"{ref.label} '{ref.id}' is neither defined in the document nor exists in project "
+            f"'{scope.project_id}'.",
+        )
+        for ref in project_references(doc)
+        if await rows.get(ref.kind, scope, ref.id) is None
+    ]
+    if errors:
+        raise _invalid(errors)
+
+
+async def _write_project_resources(writer: _Writer, doc: FullGraphDefinition) -> None:
+    for credential in doc.credential_references or []:
+        await writer.upsert("credential_references", credential.values(), label="Credential")
+    if doc.context_config is not None:
+        await writer.upsert("context_configs", doc.context_config.values(), label="Context config")
+    for tool in doc.tools.values():
+        await writer.upsert("tools", tool.values(), label="Tool")
+    for data in doc.data_components.values():
+        await writer.upsert("data_components", data.values(), label="Data component")
+    for artifact in doc.artifact_components.values():
+        await writer.upsert("artifact_components", artifact.values(), label="Artifact component")
+
+
+async def _write_links(writer: _Writer, doc: FullGraphDefinition) -> None:
+    rows, scope = writer.rows, writer.scope
+    internal = doc.internal_agents()
+    relations: list[dict[str, Any]] = []
+    for key, agent in internal.items():
+        for relation_type, targets in (("transfer", agent.can_transfer_to), ("delegate", agent.can_delegate_to)):
+            relations.extend(
+                {
+                    "graph_id": doc.id,
+                    "source_agent_id": key,
+                    "relation_type": relation_type,
+                    "target_agent_id": t if t in internal else None,
+                    "external_agent_id": None if t in internal else t,
+                }
+                for t in targets
+            )
+    old_relations = await rows.find("agent_relations", scope, graph_id=doc.id)
+    await writer.replace_groups(
+        "agent_relations",
+        old_relations,
+        relations,
+        ("source_agent_id", "relation_type"),
+        ("target_agent_id", "external_agent_id"),
+        label="Agent relation",
+    )
+    agent_ids = list(internal)
+    old_tools = await rows.find("agent_tool_relations", scope, agent_id=agent_ids) if agent_ids else []
+    headers = {(row["agent_id"], row["tool_id"]): row["headers"] for row in old_tools}
+    tools = [
+        {
+            "agent_id": key,
+            "tool_id": tool_id,
+            "selected_tools": (agent.selected_tools or {}).get(tool_id),
+            "headers": headers.get((key, tool_id)),
+        }
+        for key, agent in internal.items()
+        for tool_id in agent.tools
+    ]
+    await writer.replace_groups(
+        "agent_tool_relations",
+        old_tools,
+        tools,
+        ("agent_id",),
+        ("tool_id", "selected_tools"),
+        label="Agent tool relation",
+    )
+    for kind, column, attribute in (
+        ("agent_data_components", "data_component_id", "data_components"),
+        ("agent_artifact_components", "artifact_component_id", "artifact_components"),
+    ):
+        old_links = await rows.find(kind, scope, agent_id=agent_ids) if agent_ids else []
+        links = [
+            {"agent_id": key, column: value} for key, agent in internal.items() for value in getattr(agent, attribute)
+        ]
+        await writer.replace_groups(kind, old_links, links, ("agent_id",), (column,), label="Agent component")
+
+
+async def _delete_orphans(writer: _Writer, doc: FullGraphDefinition) -> None:
+    for kind, keep, label in (
+        ("agents", doc.internal_agents(), "Agent"),
+        ("external_agents", doc.external_agents(), "External agent"),
+    ):
+        owned = await writer.rows.find(kind, writer.scope, graph_id=doc.id)
+        orphans = [row["id"] for row in owned if row["id"] not in keep]
+        if orphans:
+            names = ", ".join(f"'{o}'" for o in orphans)
+            await writer.rows.delete(kind, writer.scope, label=f"{label} {names}", id=orphans)
+            writer.is_changed = True
+
+
+async def write_graph(
+    rows: Rows, scope: Scope, doc: FullGraphDefinition, *, is_create_only: bool = False
+) -> GraphWrite:
+    """Create or replace the graph `doc` describes (inside the caller's write transaction).
+
+    Raises:
+        InvalidRequest: the document is inconsistent, or names tools, components, credentials or a
+            context config that exist neither in it nor in the project.
+        Conflict: the graph exists and `is_create_only`, or an agent id belongs to another graph.
+    """
+    errors = check_document(doc)
+    if errors:
+        raise _invalid(errors)
+    old_graph = await rows.get("agent_graphs", scope, doc.id)
+    if old_graph is not None and is_create_only:
+        msg = f"Graph '{doc.id}' already exists in project '{scope.project_id}'; use PUT to replace it."
+        raise Conflict(msg)
+    await _check_project_references(rows, scope, doc)
+    writer = _Writer(rows, scope)
+    await _write_project_resources(writer, doc)
+    graph = {**_columns(doc, GraphCreate), "context_config_id": doc.effective_context_config_id()}
+    # The new default agent may not exist yet: keep the old one until the agents are written.
+    keep_default = old_graph["default_agent_id"] if old_graph is not None else None
+    await writer.upsert("agent_graphs", {**graph, "default_agent_id": keep_default}, label="Graph", old=old_graph)
+    for agent in doc.internal_agents().values():
+        await writer.claim("agents", _columns(agent, AgentCreate), doc.id, label="Agent")
+    for external in doc.external_agents().values():
+        await writer.claim("external_agents", _columns(external, ExternalAgentCreate), doc.id, label="External agent")
+    await writer.upsert("agent_graphs", graph, label="Graph")
+    await _write_links(writer, doc)
+    await _delete_orphans(writer, doc)
+    return GraphWrite(is_created=old_graph is None, is_changed=writer.is_changed)
+
+
+async def _find_ids(rows: Rows, scope: Scope, kind: str, ids: Iterable[str | None]) -> list[dict[str, Any]]:
+    wanted = sorted({i for i in ids if i is not None})
+    return await rows.find(kind, scope, id=wanted) if wanted else []
+
+
+async def _members(
+    rows: Rows, scope: Scope, kind: str, graph_id: str, used: Iterable[str | None]
+) -> list[dict[str, Any]]:
+    """Rows the graph owns plus rows its relations use without owning them."""
+    owned = await rows.find(kind, scope, graph_id=graph_id)
+    known = {row["id"] for row in owned}
+    return owned + await _find_ids(rows, scope, kind, (i for i in used if i not in known))
+
+
+async def read_graph(rows: Rows, scope: Scope, graph_id: str) -> dict[str, Any] | None:
+    """The canonical full-graph document, or None when the graph does not exist."""
+    graph = await rows.get("agent_graphs", scope, graph_id)
+    if graph is None:
+        return None
+    found = GraphRows(graph=graph, relations=await rows.find("agent_relations", scope, graph_id=graph_id))
+    used = [
+        graph["default_agent_id"],
+        *(r["source_agent_id"] for r in found.relations),
+        *(r["target_agent_id"] for r in found.relations),
+    ]
+    found.agents = await _members(rows, scope, "agents", graph_id, used)
+    found.external_agents = await _members(
+        rows, scope, "external_agents", graph_id, (r["external_agent_id"] for r in found.relations)
+    )
+    ids = [agent["id"] for agent in found.agents]
+    if ids:
+        found.tool_links = await rows.find("agent_tool_relations", scope, agent_id=ids)
+        found.data_links = await rows.find("agent_data_components", scope, agent_id=ids)
+        found.artifact_links = await rows.find("agent_artifact_components", scope, agent_id=ids)
+    found.tools = await _find_ids(rows, scope, "tools", (row["tool_id"] for row in found.tool_links))
+    found.data_components = await _find_ids(
+        rows, scope, "data_components", (row["data_component_id"] for row in found.data_links)
+    )
+    found.artifact_components = await _find_ids(
+        rows, scope, "artifact_components", (row["artifact_component_id"] for row in found.artifact_links)
+    )
+    context = await _find_ids(rows, scope, "context_configs", [graph["context_config_id"]])
+    found.context_config = context[0] if context else None
+    variables = (found.context_config or {}).get("context_variables") or {}
+    found.credentials = await _find_ids(
+        rows,
+        scope,
+        "credential_references",
+        [
+            *(row["credential_reference_id"] for row in [*found.tools, *found.external_agents]),
+            *(variable.get("credentialReferenceId") for variable in variables.values()),
+        ],
+    )
+    return render_document(found)
+
+
+def _graph_not_found(scope: Scope, graph_id: str) -> NotFound:
+    return NotFound(f"Graph '{graph_id}' does not exist in project '{scope.project_id}'.")
+
+
+async def create_graph(call: Call) -> Any:
+    """Create a graph and everything its document defines; 409 when the graph exists."""
+    scope = project_scope(call)
+    async with call.services.store.write(scope.key) as session:
+        rows = Rows(session)
+        await require_project(rows, scope)
+        await write_graph(rows, scope, call.body, is_create_only=True)
+        document = await read_graph(rows, scope, call.body.id)
+    call.services.changed(scope)
+    return {"data": document}
+
+
+async def get_graph(call: Call) -> Any:
+    """The full document of one graph."""
+    scope = project_scope(call)
+    async with call.services.store.read() as session:
+        document = await read_graph(Rows(session), scope, call.path["graphId"])
+    if document is None:
+        raise _graph_not_found(scope, call.path["graphId"])
+    return {"data": document}
+
+
+async def update_graph(call: Call) -> Any:
+    """Create or replace a graph from its document (200 when replaced, 201 when created)."""
+    scope = project_scope(call)
+    graph_id = call.path["graphId"]
+    if call.body.id != graph_id:
+        msg = f"Body id '{call.body.id}' does not match the graph id '{graph_id}' in the path."
+        raise InvalidRequest(msg, [FieldError(pointer="/id", message=msg)])
+    async with call.services.store.write(scope.key) as session:
+        rows = Rows(session)
+        await require_project(rows, scope)
+        outcome = await write_graph(rows, scope, call.body)
+        document = await read_graph(rows, scope, graph_id)
+    call.services.changed(scope)
+    return JSONResponse({"data": document}, status_code=201 if outcome.is_created else 200)
+
+
+async def delete_graph(call: Call) -> Any:
+    """Delete a graph with its relations, API keys and the agents it owns (not project-level resources)."""
+    scope = project_scope(call)
+    graph_id = call.path["graphId"]
+    async with call.services.store.write(scope.key) as session:
+        rows = Rows(session)
+        if not await rows.delete("agent_graphs", scope, label=f"Graph '{graph_id}'", id=graph_id):
+            raise _graph_not_found(scope, graph_id)
+        await rows.delete("agents", scope, label=f"An agent of graph '{graph_id}'", graph_id=graph_id)
+        await rows.delete("external_agents", scope, label=f"An external agent of graph '{graph_id}'", graph_id=graph_id)
+    call.services.changed(scope)
+    return None
+
+
+def endpoints() -> list[Endpoint]:
+    """The full-graph routes."""
+    base = f"{PROJECT_PREFIX}/graph"
+    read = DataEnvelope[FullGraphRead]
+    return [
+        Endpoint(
+            method="POST",
+            path=base,
+            summary="Create Full Graph",
+            handler=create_graph,
+            tag=_TAG,
+            body=FullGraphDefinition,
+            response=read,
+            status=201,
+            errors=(400, 401, 404, 409, 413),
+            description="Create a complete agent graph with all agents, tools, and relationships.",
+        ),
+        Endpoint(
+            method="GET",
+            path=f"{base}/{{graphId}}",
+            summary="Get Full Graph",
+            handler=get_graph,
+            tag=_TAG,
+            response=read,
+        ),
+        Endpoint(
+            method="PUT",
+            path=f"{base}/{{graphId}}",
+            summary="Update Full Graph",
+            handler=update_graph,
+            tag=_TAG,
+            body=FullGraphDefinition,
+            response=read,
+            errors=(400, 401, 404, 409, 413),
+            description="Update or create a complete agent graph; agents the document no longer names "
+            "are deleted. Returns 201 when the graph was created.",
+        ),
+        Endpoint(
+            method="DELETE",
+            path=f"{base}/{{graphId}}",
+            summary="Delete Full Graph",
+            handler=delete_graph,
+            tag=_TAG,
+            status=204,
+            errors=(401, 404, 409),
+        ),
+        Endpoint(
+            method="GET",
+            path=f"{PROJECT_PREFIX}/agent-graphs/{{graphId}}/full",
+            summary="Get Full Graph Definition",
+            handler=get_graph,
+            tag="Agent Graphs",
+            response=read,
+        ),
+    ]
+
+
+def _definition_error(file: Path, errors: list[FieldError]) -> GraphDefinitionError:
+    problems = "; ".join(f"{error.pointer}: {error.message}" for error in errors)
+    return GraphDefinitionError(
+        f"Graph file {file} is invalid at {problems}",
+        file=str(file),
+        pointer=errors[0].pointer,
+        errors=[error.to_dict() for error in errors],
+    )
+
+
+async def _read_document(file: Path) -> FullGraphDefinition:
+    try:
+        text = await anyio.Path(file).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except OSError as exc:
+        message = f"Cannot read the file ({exc.strerror})."
+        raise _definition_error(file, [FieldError(pointer="/", message=message)]) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        message = f"Not valid UTF-8 JSON: {exc}."
+        raise _definition_error(file, [FieldError(pointer="/", message=message)]) from exc
+    if not isinstance(data, dict):
+        message = f"Expected a JSON object (a full-graph document), not {type(data).__name__}."
+        raise _definition_error(file, [FieldError(pointer="/", message=message)])
+    try:
+        return FullGraphDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise _definition_error(file, validation_errors(exc)) from exc
+
+
+async def _ensure_project(rows: Rows, scope: Scope) -> bool:
+    assert scope.project_id is not None
+    if await rows.get("projects", Scope(scope.tenant_id), scope.project_id) is not None:
+        return False
+    values = {"id": scope.project_id, "name": scope.project_id, "description": "Created by inkeep-runtime push."}
+    await rows.insert("projects", Scope(scope.tenant_id), values, label="Project")
+    return True
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+async def _push(store: Store, scope: Scope, file: Path) -> tuple[str, str]:
+    doc = await _read_document(file)
+    try:
+        async with store.write(scope.key) as session:
+            rows = Rows(session)
+            is_new_project = await _ensure_project(rows, scope)
+            outcome = await write_graph(rows, scope, doc)
+    except InvalidRequest as exc:
+        raise _definition_error(file, exc.errors or [FieldError(pointer="/", message=exc.detail)]) from exc
+    except RequestError as exc:
+        msg = f"Graph file {file} cannot be stored: {exc.detail}"
+        raise GraphDefinitionError(msg, file=str(file)) from exc
+    verb = "Created" if outcome.is_created else "Updated" if outcome.is_changed or is_new_project else "Unchanged"
+    tools = set(doc.tools).union(*(agent.tools for agent in doc.internal_agents().values()))
+    summary = (
+        f"{verb} graph '{doc.id}' ({_plural(len(doc.agents), 'agent')}, {_plural(len(tools), 'tool')}) "
+        f"in {scope.tenant_id}/{scope.project_id}."
+    )
+    return doc.id, summary
 
 
 async def push_graph_file(store: Store, scope: Scope, file: Path) -> str:
-    raise NotImplementedError
+    """Create or update the graph in a full-graph JSON file (creating the project if needed); idempotent.
+
+    Returns:
+        A one-line summary: "Created ...", "Updated ..." or "Unchanged ...".
+
+    Raises:
+        GraphDefinitionError: the file is unreadable or inconsistent (names the file and JSON pointer).
+    """
+    return (await _push(store, scope, file))[1]
+
+
+async def load_graph_dir(store: Store, scope: Scope, folder: Path) -> list[str]:
+    """Push every `*.json` file of `folder` (sorted by name); return the graph ids.
+
+    Raises:
+        ConfigError: the folder does not exist.
+        GraphDefinitionError: a file is invalid (nothing after it is loaded).
+    """
+    if not await anyio.Path(folder).is_dir():
+        msg = f"Graphs folder {folder} does not exist or is not a directory."
+        raise ConfigError(msg)
+    files = sorted([Path(path) async for path in anyio.Path(folder).glob("*.json")])
+    ids: list[str] = []
+    for file in files:
+        graph_id, summary = await _push(store, scope, file)
+        logger.info("%s", summary)
+        ids.append(graph_id)
+    return ids

@@ -59,8 +59,14 @@ GRAPH_REFERENCES = (
 )
 
 GRAPHS = Resource(
-    path="agent-graphs", kind="agent_graphs", label="Agent graph", tag="Agent Graphs",
-    create=GraphCreate, update=GraphUpdate, read=GraphRead, references=GRAPH_REFERENCES,
+    path="agent-graphs",
+    kind="agent_graphs",
+    label="Agent graph",
+    tag="Agent Graphs",
+    create=GraphCreate,
+    update=GraphUpdate,
+    read=GraphRead,
+    references=GRAPH_REFERENCES,
 )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from inkeep_runtime.errors import Conflict, NotFound
 from inkeep_runtime.http.endpoint import Call, Endpoint
-from inkeep_runtime.manage.crud import list_envelope
+from inkeep_runtime.manage.crud import list_envelope, reject_nulls
 from inkeep_runtime.manage.schemas import (
     ApiModel,
     DataEnvelope,
@@ -88,9 +88,10 @@ async def get_project(call: Call) -> Any:
 async def update_project(call: Call) -> Any:
     """Change a project's name or description."""
     scope = Scope(call.path["tenantId"])
+    changes = call.body.changes()
+    reject_nulls(ProjectCreate, changes)
     async with call.services.store.write(scope.key) as session:
         rows = Rows(session)
-        changes = call.body.changes()
         row = await rows.update("projects", scope, call.path["id"], changes, label="Project") if changes else None
         row = row or await rows.get("projects", scope, call.path["id"])
     if row is None:
@@ -119,14 +120,51 @@ async def delete_project(call: Call) -> Any:
 def endpoints() -> list[Endpoint]:
     """The project routes."""
     return [
-        Endpoint(method="GET", path=BASE, summary="List Projects", handler=list_projects, tag=_TAG, query=ListQuery,
-                 response=ListEnvelope[ProjectRead]),
-        Endpoint(method="POST", path=BASE, summary="Create Project", handler=create_project, tag=_TAG,
-                 body=ProjectCreate, response=DataEnvelope[ProjectRead], status=201, errors=(400, 401, 409, 413)),
-        Endpoint(method="GET", path=f"{BASE}/{{id}}", summary="Get Project", handler=get_project, tag=_TAG,
-                 response=DataEnvelope[ProjectRead]),
-        Endpoint(method="PATCH", path=f"{BASE}/{{id}}", summary="Update Project", handler=update_project, tag=_TAG,
-                 body=ProjectUpdate, response=DataEnvelope[ProjectRead], errors=(400, 401, 404, 413)),
-        Endpoint(method="DELETE", path=f"{BASE}/{{id}}", summary="Delete Project", handler=delete_project, tag=_TAG,
-                 status=204, errors=(401, 404, 409)),
+        Endpoint(
+            method="GET",
+            path=BASE,
+            summary="List Projects",
+            handler=list_projects,
+            tag=_TAG,
+            query=ListQuery,
+            response=ListEnvelope[ProjectRead],
+        ),
+        Endpoint(
+            method="POST",
+            path=BASE,
+            summary="Create Project",
+            handler=create_project,
+            tag=_TAG,
+            body=ProjectCreate,
+            response=DataEnvelope[ProjectRead],
+            status=201,
+            errors=(400, 401, 409, 413),
+        ),
+        Endpoint(
+            method="GET",
+            path=f"{BASE}/{{id}}",
+            summary="Get Project",
+            handler=get_project,
+            tag=_TAG,
+            response=DataEnvelope[ProjectRead],
+        ),
+        Endpoint(
+            method="PATCH",
+            path=f"{BASE}/{{id}}",
+            summary="Update Project",
+            handler=update_project,
+            tag=_TAG,
+            body=ProjectUpdate,
+            response=DataEnvelope[ProjectRead],
+            errors=(400, 401, 404, 413),
+        ),
+        Endpoint(
+            method="DELETE",
+            path=f"{BASE}/{{id}}",
+            summary="Delete Project",
+            handler=delete_project,
+            tag=_TAG,
+            status=204,
+            errors=(401, 404, 409),
+        ),
     ]

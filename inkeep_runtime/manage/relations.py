@@ -76,8 +76,14 @@ async def _validate(_rows: Rows, _scope: Scope, row: dict[str, Any], _old: dict[
 
 
 RELATIONS = Resource(
-    path="agent-relations", kind="agent_relations", label="Agent relation", tag="Agent Relations",
-    create=RelationCreate, update=RelationUpdate, read=RelationRead, query=RelationQuery,
+    path="agent-relations",
+    kind="agent_relations",
+    label="Agent relation",
+    tag="Agent Relations",
+    create=RelationCreate,
+    update=RelationUpdate,
+    read=RelationRead,
+    query=RelationQuery,
     references=(
         Reference("graph_id", "agent_graphs", "Agent graph"),
         Reference("source_agent_id", "agents", "Agent"),

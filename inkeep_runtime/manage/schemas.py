@@ -7,7 +7,6 @@ models forbid unknown fields, so a misspelt field is a 400 that names it instead
 from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
-
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator

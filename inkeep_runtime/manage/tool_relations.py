@@ -1,4 +1,4 @@
-"""Agent–tool relations: which MCP tool servers an agent may use, optionally a subset of their tools."""
+"""Agent-tool relations: which MCP tool servers an agent may use, optionally a subset of their tools."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class ToolRelationUpdate(RequestModel):
 
 
 class ToolRelationRead(ApiModel):
-    """An agent–tool relation as returned."""
+    """An agent-tool relation as returned."""
 
     id: str
     agent_id: str
@@ -58,12 +58,18 @@ class ToolRelationQuery(ListQuery):
 
 
 TOOL_RELATIONS = Resource(
-    path="agent-tool-relations", kind="agent_tool_relations", label="Agent tool relation", tag="Agent Tool Relations",
-    create=ToolRelationCreate, update=ToolRelationUpdate, read=ToolRelationRead, query=ToolRelationQuery,
+    path="agent-tool-relations",
+    kind="agent_tool_relations",
+    label="Agent tool relation",
+    tag="Agent Tool Relations",
+    create=ToolRelationCreate,
+    update=ToolRelationUpdate,
+    read=ToolRelationRead,
+    query=ToolRelationQuery,
     references=(Reference("agent_id", "agents", "Agent"), Reference("tool_id", "tools", "Tool")),
 )
 
 
 def endpoints() -> list[Endpoint]:
-    """The agent–tool relation routes."""
+    """The agent-tool relation routes."""
     return crud_endpoints(TOOL_RELATIONS)

@@ -155,8 +155,14 @@ class ToolQuery(ListQuery):
 
 
 TOOLS = Resource(
-    path="tools", kind="tools", label="Tool", tag="Tools",
-    create=ToolCreate, update=ToolUpdate, read=ToolRead, query=ToolQuery,
+    path="tools",
+    kind="tools",
+    label="Tool",
+    tag="Tools",
+    create=ToolCreate,
+    update=ToolUpdate,
+    read=ToolRead,
+    query=ToolQuery,
     references=(Reference("credential_reference_id", "credential_references", "Credential"),),
 )
 
@@ -177,6 +183,13 @@ def endpoints() -> list[Endpoint]:
     """The tool routes that need no live MCP connection."""
     return [
         *crud_endpoints(TOOLS),
-        Endpoint(method="PATCH", path=f"{PROJECT_PREFIX}/tools/{{id}}/status", summary="Update Tool Status",
-                 handler=update_status, tag="Tools", body=ToolStatusUpdate, response=DataEnvelope[ToolRead]),
+        Endpoint(
+            method="PATCH",
+            path=f"{PROJECT_PREFIX}/tools/{{id}}/status",
+            summary="Update Tool Status",
+            handler=update_status,
+            tag="Tools",
+            body=ToolStatusUpdate,
+            response=DataEnvelope[ToolRead],
+        ),
     ]

@@ -104,10 +104,20 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("agent_id", sa.String(255), nullable=False),
         sa.Column("artifact_component_id", sa.String(255), nullable=False),
         sa.Column("created_at", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "artifact_component_id"], ["artifact_components.tenant_id", "artifact_components.project_id", "artifact_components.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "agent_id"], ["agents.tenant_id", "agents.project_id", "agents.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "artifact_component_id"],
+            ["artifact_components.tenant_id", "artifact_components.project_id", "artifact_components.id"],
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "agent_id"],
+            ["agents.tenant_id", "agents.project_id", "agents.id"],
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
-        sa.UniqueConstraint("tenant_id", "project_id", "agent_id", "artifact_component_id", name="uq_agent_artifact_component"),
+        sa.UniqueConstraint(
+            "tenant_id", "project_id", "agent_id", "artifact_component_id", name="uq_agent_artifact_component"
+        ),
     )
     sa.Table(
         "agent_data_components",
@@ -118,8 +128,16 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("agent_id", sa.String(255), nullable=False),
         sa.Column("data_component_id", sa.String(255), nullable=False),
         sa.Column("created_at", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "data_component_id"], ["data_components.tenant_id", "data_components.project_id", "data_components.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "agent_id"], ["agents.tenant_id", "agents.project_id", "agents.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "data_component_id"],
+            ["data_components.tenant_id", "data_components.project_id", "data_components.id"],
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "agent_id"],
+            ["agents.tenant_id", "agents.project_id", "agents.id"],
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
         sa.UniqueConstraint("tenant_id", "project_id", "agent_id", "data_component_id", name="uq_agent_data_component"),
     )
@@ -138,9 +156,17 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("stop_when", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "context_config_id"], ["context_configs.tenant_id", "context_configs.project_id", "context_configs.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "context_config_id"],
+            ["context_configs.tenant_id", "context_configs.project_id", "context_configs.id"],
+            ondelete="RESTRICT",
+        ),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "default_agent_id"], ["agents.tenant_id", "agents.project_id", "agents.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "default_agent_id"],
+            ["agents.tenant_id", "agents.project_id", "agents.id"],
+            ondelete="RESTRICT",
+        ),
     )
     sa.Table(
         "external_agents",
@@ -157,7 +183,11 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "credential_reference_id"], ["credential_references.tenant_id", "credential_references.project_id", "credential_references.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "credential_reference_id"],
+            ["credential_references.tenant_id", "credential_references.project_id", "credential_references.id"],
+            ondelete="RESTRICT",
+        ),
     )
     sa.Table(
         "tools",
@@ -181,7 +211,11 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "credential_reference_id"], ["credential_references.tenant_id", "credential_references.project_id", "credential_references.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "credential_reference_id"],
+            ["credential_references.tenant_id", "credential_references.project_id", "credential_references.id"],
+            ondelete="RESTRICT",
+        ),
     )
     sa.Table(
         "agent_relations",
@@ -197,10 +231,26 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "target_agent_id"], ["agents.tenant_id", "agents.project_id", "agents.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "source_agent_id"], ["agents.tenant_id", "agents.project_id", "agents.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "external_agent_id"], ["external_agents.tenant_id", "external_agents.project_id", "external_agents.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "graph_id"], ["agent_graphs.tenant_id", "agent_graphs.project_id", "agent_graphs.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "target_agent_id"],
+            ["agents.tenant_id", "agents.project_id", "agents.id"],
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "source_agent_id"],
+            ["agents.tenant_id", "agents.project_id", "agents.id"],
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "external_agent_id"],
+            ["external_agents.tenant_id", "external_agents.project_id", "external_agents.id"],
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "graph_id"],
+            ["agent_graphs.tenant_id", "agent_graphs.project_id", "agent_graphs.id"],
+            ondelete="CASCADE",
+        ),
         sa.Index("ix_agent_relations_graph", "tenant_id", "project_id", "graph_id"),
     )
     sa.Table(
@@ -216,8 +266,16 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
         sa.UniqueConstraint("tenant_id", "project_id", "agent_id", "tool_id", name="uq_agent_tool"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "agent_id"], ["agents.tenant_id", "agents.project_id", "agents.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "tool_id"], ["tools.tenant_id", "tools.project_id", "tools.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "agent_id"],
+            ["agents.tenant_id", "agents.project_id", "agents.id"],
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "tool_id"],
+            ["tools.tenant_id", "tools.project_id", "tools.id"],
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
     )
     sa.Table(
@@ -235,7 +293,11 @@ def upgrade(connection: sa.Connection) -> None:
         sa.Column("expires_at", sa.Text(), nullable=True),
         sa.Column("created_at", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id", "project_id", "graph_id"], ["agent_graphs.tenant_id", "agent_graphs.project_id", "agent_graphs.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "project_id", "graph_id"],
+            ["agent_graphs.tenant_id", "agent_graphs.project_id", "agent_graphs.id"],
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
         sa.UniqueConstraint("public_id", name="uq_api_keys_public_id"),
     )

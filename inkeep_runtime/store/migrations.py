@@ -57,7 +57,9 @@ def _upgrade(connection: sa.Connection) -> list[str]:
 
 async def migrate(engine: AsyncEngine) -> list[str]:
     """Apply every pending migration in one transaction; return the names applied."""
-    async with engine.begin() as connection:
+    # As a writer from the start: on SQLite that is BEGIN IMMEDIATE, so concurrent migrators wait for each
+    # other (busy timeout) instead of failing on a read-to-write lock upgrade.
+    async with engine.execution_options(inkeep_write=True).begin() as connection:
         applied = await connection.run_sync(_upgrade)
     for name in applied:
         logger.info("applied migration %s", name)

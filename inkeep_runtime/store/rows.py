@@ -22,7 +22,7 @@ from inkeep_runtime.store import tables
 __all__ = ["KINDS", "Rows", "Scope", "utc_now"]
 
 KINDS: Final[dict[str, sa.Table]] = {
-    model.__tablename__: model.__table__  # type: ignore[attr-defined]
+    model.__tablename__: model.__table__  # type: ignore[union-attr]
     for model in (
         tables.Project,
         tables.AgentGraph,
@@ -138,7 +138,10 @@ class Rows:
         except IntegrityError as exc:
             msg = f"{label} '{row['id']}' conflicts with an existing row: {_constraint(exc)}."
             raise Conflict(msg) from exc
-        return row
+        # Read back: column defaults (e.g. a tool's `status`) and unset nullable columns appear as stored.
+        stored = await self.get(kind, scope, row["id"])
+        assert stored is not None
+        return stored
 
     async def update(
         self, kind: str, scope: Scope, row_id: str, values: Mapping[str, Any], *, label: str

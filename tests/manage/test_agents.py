@@ -6,8 +6,14 @@ import httpx
 
 
 async def test_create_then_get_returns_the_agent(client: httpx.AsyncClient, project: str) -> None:
-    body = {"id": "router", "name": "Router", "description": "Routes", "instructions": "Route well.",
-            "conversationHistoryConfig": {"mode": "scoped", "limit": 20}, "modelSettings": {"model": "openai/gpt-4o"}}
+    body = {
+        "id": "router",
+        "name": "Router",
+        "description": "Routes",
+        "instructions": "Route well.",
+        "conversationHistoryConfig": {"mode": "scoped", "limit": 20},
+        "modelSettings": {"model": "openai/gpt-4o"},
+    }
     created = await client.post(f"{project}/agents", json=body)
     assert created.status_code == 201
     fetched = await client.get(f"{project}/agents/router")

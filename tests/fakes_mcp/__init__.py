@@ -1,0 +1,1 @@
+"""A real MCP server for tests (see fake_mcp.py)."""

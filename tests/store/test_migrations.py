@@ -1,0 +1,110 @@
+"""Migrations: applied once, recorded, and producing exactly the schema the SQLModel tables describe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+import sqlalchemy as sa
+
+from inkeep_runtime.store import tables
+from inkeep_runtime.store.engine import Store
+from inkeep_runtime.store.migrations import MIGRATIONS, applied_migrations, migrate
+
+MODEL_TABLES = {model.__tablename__: model.__table__ for model in map(tables.__dict__.get, tables.__all__)}
+
+
+async def _reflect(store: Store, inspect: Any) -> Any:
+    async with store.engine.connect() as connection:
+        return await connection.run_sync(lambda sync: inspect(sa.inspect(sync)))
+
+
+async def test_empty_database_gets_every_migration_recorded(empty_store: Store) -> None:
+    assert await migrate(empty_store.engine) == ["m001_initial"]
+    assert await applied_migrations(empty_store.engine) == [name for name, _ in MIGRATIONS]
+
+
+async def test_second_run_applies_nothing(empty_store: Store) -> None:
+    await migrate(empty_store.engine)
+    assert await migrate(empty_store.engine) == []
+    assert await applied_migrations(empty_store.engine) == ["m001_initial"]
+
+
+async def test_applied_migrations_of_an_empty_database_is_empty(empty_store: Store) -> None:
+    assert await applied_migrations(empty_store.engine) == []
+
+
+async def test_concurrent_migrations_apply_once(empty_store: Store) -> None:
+    results: list[list[str]] = []
+
+    async def run() -> None:
+        results.append(await migrate(empty_store.engine))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(run)
+    assert sorted(results) == [[], [], ["m001_initial"]]
+
+
+async def test_table_names_match_the_models(store: Store) -> None:
+    names = await _reflect(store, lambda inspector: set(inspector.get_table_names()))
+    assert names == {*MODEL_TABLES, "inkeep_migrations"}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
+async def test_columns_match_the_models(store: Store, name: str) -> None:
+    reflected = await _reflect(store, lambda inspector: inspector.get_columns(name))
+    model = MODEL_TABLES[name]
+    assert {c["name"]: c["nullable"] for c in reflected} == {c.name: c.nullable for c in model.columns}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
+async def test_primary_keys_match_the_models(store: Store, name: str) -> None:
+    reflected = await _reflect(store, lambda inspector: inspector.get_pk_constraint(name))
+    assert reflected["constrained_columns"] == [c.name for c in MODEL_TABLES[name].primary_key.columns]
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
+async def test_foreign_keys_match_the_models(store: Store, name: str) -> None:
+    reflected = await _reflect(store, lambda inspector: inspector.get_foreign_keys(name))
+    found = {
+        (
+            tuple(fk["constrained_columns"]),
+            fk["referred_table"],
+            tuple(fk["referred_columns"]),
+            (fk.get("options", {}).get("ondelete") or "NO ACTION").upper(),
+        )
+        for fk in reflected
+    }
+    expected = {
+        (
+            tuple(c.name for c in fk.columns),
+            fk.referred_table.name,
+            tuple(e.column.name for e in fk.elements),
+            (fk.ondelete or "NO ACTION").upper(),
+        )
+        for fk in MODEL_TABLES[name].foreign_key_constraints
+    }
+    assert found == expected
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
+async def test_unique_constraints_match_the_models(store: Store, name: str) -> None:
+    reflected = await _reflect(store, lambda inspector: inspector.get_unique_constraints(name))
+    found = {tuple(u["column_names"]) for u in reflected}
+    expected = {
+        tuple(c.name for c in constraint.columns)
+        for constraint in MODEL_TABLES[name].constraints
+        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(constraint, sa.PrimaryKeyConstraint)
+    }
+    assert found == expected
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store) -> None:
+    if not store.is_sqlite:
+        pytest.skip("SQLite pragmas")
+    async with store.engine.connect() as connection:
+        assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
+        assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one() == 5000
