@@ -48,6 +48,24 @@ class Settings:
     """Folder of graph JSON files loaded at start-up into tenant/project `default`."""
     sqlite_busy_timeout_ms: int = 5000
     """How long SQLite waits for a competing writer before failing (`INKEEP_SQLITE_BUSY_TIMEOUT_MS`)."""
+    default_model: str | None = None
+    """Model used when neither agent nor graph names one (`INKEEP_DEFAULT_MODEL`); unset → offline demo model."""
+    llm_timeout_s: float = 120.0
+    """Longest wait for the model's first chunk and between chunks (`INKEEP_LLM_TIMEOUT_S`)."""
+    tool_timeout_s: float = 60.0
+    """Per MCP tool call (`INKEEP_TOOL_TIMEOUT_S`)."""
+    run_deadline_s: float = 300.0
+    """Longest a whole run may take (`INKEEP_RUN_DEADLINE_S`)."""
+    max_transfers: int = 10
+    """Default `stopWhen.transferCountIs`."""
+    max_steps: int = 12
+    """Default `stopWhen.stepCountIs` (model calls per agent turn)."""
+    max_delegation_depth: int = 3
+    """How deep delegations may nest."""
+    max_parallel_tools: int = 8
+    """Tool calls of one step run concurrently up to this bound."""
+    max_messages: int = 200
+    """Most messages accepted in one chat request."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
@@ -78,6 +96,24 @@ class Settings:
         integer("INKEEP_PORT", "port", 0, 65535)
         integer("INKEEP_MAX_BODY_BYTES", "max_body_bytes", 1024, 1024**3)
         integer("INKEEP_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 600_000)
+        for key, attr in (
+            ("INKEEP_LLM_TIMEOUT_S", "llm_timeout_s"),
+            ("INKEEP_TOOL_TIMEOUT_S", "tool_timeout_s"),
+            ("INKEEP_RUN_DEADLINE_S", "run_deadline_s"),
+        ):
+            raw = environ.get(key)
+            if raw:
+                try:
+                    seconds = float(raw)
+                except ValueError:
+                    problems.append(f"{key}={raw!r} is not a number of seconds.")
+                    continue
+                if not 0 < seconds <= 86_400:
+                    problems.append(f"{key}={seconds} is outside (0, 86400].")
+                    continue
+                values[attr] = seconds
+        if model := environ.get("INKEEP_DEFAULT_MODEL"):
+            values["default_model"] = model
         if url := environ.get("INKEEP_DATABASE_URL"):
             values["database_url"] = url
         if token := environ.get("INKEEP_ADMIN_TOKEN"):

@@ -11,16 +11,20 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
 
 from inkeep_runtime import Settings, create_app
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.migrations import migrate
+from tests.fakes.fake_llm import fake_llm  # noqa: F401 - shared fixture
+from tests.fakes_mcp.fake_mcp import fake_mcp, fake_mcp_auth, fake_mcp_sse  # noqa: F401 - shared fixtures
 
 POSTGRES_URL = os.environ.get("INKEEP_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -129,11 +133,38 @@ def settings() -> Settings:
     return Settings.from_env({}, database_url="sqlite+aiosqlite:///:memory:")
 
 
+@asynccontextmanager
+async def running_lifespan(app: Starlette) -> AsyncIterator[None]:
+    """Run the app's lifespan in a task of its own, as uvicorn does.
+
+    pytest-asyncio runs a fixture's setup and teardown in different tasks, but the lifespan holds
+    anyio task groups (the MCP pool) that must be entered and exited in one task.
+    """
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with app.router.lifespan_context(app):
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # re-raise a start-up failure
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 @pytest.fixture
 async def client(store: Store, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to an in-process app on `store`."""
     app = create_app(settings, store=store)
-    async with app.router.lifespan_context(app):
+    async with running_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http

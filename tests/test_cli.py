@@ -10,6 +10,7 @@ import pytest
 
 from inkeep_runtime import Settings, create_app
 from inkeep_runtime.cli import main
+from tests.conftest import running_lifespan
 
 GRAPHS = Path(__file__).parents[1] / "graphs"
 SUPPORT = GRAPHS / "customer-support.json"
@@ -57,7 +58,7 @@ def test_push_of_a_missing_file_exits_1(database_url: str, tmp_path: Path, capsy
 async def test_app_loads_the_graphs_folder_at_start_up(tmp_path: Path) -> None:
     settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/app.db", graphs_dir=GRAPHS)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             listed = await client.get("/tenants/default/crud/projects/default/agent-graphs")

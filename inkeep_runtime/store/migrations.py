@@ -16,7 +16,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inkeep_runtime.store import m001_initial
+from inkeep_runtime.store import m001_initial, m002_conversations
 
 __all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
 
@@ -24,7 +24,10 @@ logger = logging.getLogger(__name__)
 
 Migration = Callable[[sa.Connection], None]
 
-MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (("m001_initial", m001_initial.upgrade),)
+MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
+    ("m001_initial", m001_initial.upgrade),
+    ("m002_conversations", m002_conversations.upgrade),
+)
 
 _LEDGER = sa.Table(
     "inkeep_migrations",

@@ -23,9 +23,11 @@ __all__ = [
     "ApiKey",
     "ArtifactComponent",
     "ContextConfig",
+    "Conversation",
     "CredentialReference",
     "DataComponent",
     "ExternalAgent",
+    "Message",
     "Project",
     "Tool",
 ]
@@ -281,3 +283,43 @@ class ApiKey(SQLModel, table=True):
     expires_at: str | None = None
     created_at: str
     updated_at: str
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (_project_fk(), _fk("graph_id", "agent_graphs", "CASCADE"))
+    tenant_id: str = Field(primary_key=True, max_length=_ID)
+    project_id: str = Field(primary_key=True, max_length=_ID)
+    id: str = Field(primary_key=True, max_length=_ID)
+    graph_id: str = Field(max_length=_ID)
+    active_agent_id: str = Field(max_length=_ID)
+    """Who answers the next user message (changed only by a transfer)."""
+    created_at: str
+    updated_at: str
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        _project_fk(),
+        _fk("conversation_id", "conversations", "CASCADE"),
+        UniqueConstraint("tenant_id", "project_id", "conversation_id", "seq", name="uq_messages_seq"),
+    )
+    tenant_id: str = Field(primary_key=True, max_length=_ID)
+    project_id: str = Field(primary_key=True, max_length=_ID)
+    id: str = Field(primary_key=True, max_length=_ID)
+    conversation_id: str = Field(max_length=_ID)
+    seq: int
+    """Position in the conversation, from 1."""
+    role: str = Field(max_length=16)
+    content: str
+    agent_id: str | None = Field(default=None, max_length=_ID)
+    visibility: str = Field(default="user", max_length=16)
+    """`user` (shown to the user and in history) or `internal` (tool calls, delegations)."""
+    message_type: str = Field(default="chat", max_length=32)
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    tool_call_id: str | None = Field(default=None, max_length=_ID)
+    is_partial: bool = False
+    """The turn was cancelled or failed before this message was complete."""
+    run_id: str | None = Field(default=None, max_length=_ID)
+    created_at: str

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from inkeep_runtime import Settings, create_app
 from inkeep_runtime.store.engine import Store
+from tests.conftest import running_lifespan
 
 TOKEN = "s3cret-admin-token"
 PROJECTS = "/tenants/t1/crud/projects"
@@ -105,7 +106,7 @@ async def test_unknown_crud_path_without_token_is_401_not_404(client: httpx.Asyn
 
 async def test_without_configured_token_crud_is_open(store: Store) -> None:
     app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"), store=store)
-    async with app.router.lifespan_context(app):
+    async with running_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             assert (await http.get(PROJECTS)).status_code == 200

@@ -12,6 +12,8 @@ from inkeep_runtime.store import tables
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.migrations import MIGRATIONS, applied_migrations, migrate
 
+HEAD = [name for name, _ in MIGRATIONS]
+
 MODEL_TABLES = {model.__tablename__: model.__table__ for model in map(tables.__dict__.get, tables.__all__)}
 
 
@@ -21,14 +23,14 @@ async def _reflect(store: Store, inspect: Any) -> Any:
 
 
 async def test_empty_database_gets_every_migration_recorded(empty_store: Store) -> None:
-    assert await migrate(empty_store.engine) == ["m001_initial"]
+    assert await migrate(empty_store.engine) == HEAD
     assert await applied_migrations(empty_store.engine) == [name for name, _ in MIGRATIONS]
 
 
 async def test_second_run_applies_nothing(empty_store: Store) -> None:
     await migrate(empty_store.engine)
     assert await migrate(empty_store.engine) == []
-    assert await applied_migrations(empty_store.engine) == ["m001_initial"]
+    assert await applied_migrations(empty_store.engine) == HEAD
 
 
 async def test_applied_migrations_of_an_empty_database_is_empty(empty_store: Store) -> None:
@@ -44,7 +46,7 @@ async def test_concurrent_migrations_apply_once(empty_store: Store) -> None:
     async with anyio.create_task_group() as group:
         for _ in range(3):
             group.start_soon(run)
-    assert sorted(results) == [[], [], ["m001_initial"]]
+    assert sorted(results) == [[], [], HEAD]
 
 
 async def test_table_names_match_the_models(store: Store) -> None:

@@ -1,0 +1,1 @@
+"""One agent's turn: prompt, model stream, tool calls."""

@@ -1,0 +1,1 @@
+"""Runnable graphs: definitions loaded from the store and the executor that runs them."""

@@ -1,0 +1,368 @@
+"""GraphExecutor: runs one user turn through an agent graph.
+
+How a turn flows:
+
+1. `prepare` loads the runnable graph, resolves the conversation (new, or continued in this graph)
+   and its active agent, and commits the user's message before anything else happens.
+2. `stream` runs the active agent's turn (`agent/turn.py`). When the model calls `transfer_to_X`,
+   the current agent stops and X continues the same turn in the same stream, with a transfer note;
+   X stays active for later turns. When it calls `delegate_to_X`, X runs to completion out of sight
+   (it may use its own tools and delegations) and its answer becomes the tool result.
+3. Guards end the run with `RunFailed`, never a hang: `stopWhen.transferCountIs` (transfers per
+   run), `stepCountIs` (model calls per agent turn), delegation depth and cycles, and a run deadline.
+4. Whatever happens (completion, failure, client disconnect), the answer so far is stored in a
+   `finally` under a short shielded timeout, marked partial unless the run completed.
+
+Everything runs in-process: no HTTP calls to ourselves and no global stream registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import anyio
+
+from inkeep_runtime.agent.prompt import history_messages, history_window, system_prompt, transfer_note
+from inkeep_runtime.agent.turn import TurnOutcome, TurnSetup, run_turn
+from inkeep_runtime.errors import Conflict, InkeepError, NotFound, TurnLimitExceeded, UpstreamError
+from inkeep_runtime.events import AgentTransferred, Problem, RunCompleted, RunEvent, RunFailed, RunStarted, Usage
+from inkeep_runtime.graph.contract import PreparedRun, RunTarget
+from inkeep_runtime.graph.definition import AgentDefinition, GraphDefinition, McpBinding
+from inkeep_runtime.graph.loader import GraphLoader
+from inkeep_runtime.graph.relations import DelegateTarget, McpTarget, ToolCatalog, build_catalog
+from inkeep_runtime.ids import new_id
+from inkeep_runtime.llm.client import LLMClient
+from inkeep_runtime.llm.messages import AssistantMessage, Message, SystemMessage, UserMessage
+from inkeep_runtime.llm.offline import OFFLINE_MODEL, is_offline_model
+from inkeep_runtime.mcp import McpPool, McpToolInfo, ToolResult
+from inkeep_runtime.protocols.requests import RunRequest
+from inkeep_runtime.settings import Settings
+from inkeep_runtime.store.conversations import ConversationStore, NewMessage
+from inkeep_runtime.store.engine import Store
+from inkeep_runtime.store.rows import Scope
+
+__all__ = ["GraphExecutor"]
+
+logger = logging.getLogger(__name__)
+
+_TOOL_LIST_TTL_S = 60.0
+
+
+@dataclass(slots=True)
+class _Run:
+    """Mutable state of one run (what must be stored when it ends)."""
+
+    prepared: PreparedRun
+    graph: GraphDefinition
+    scope: Scope
+    deadline: float
+    active_agent_id: str
+    answers: list[tuple[str, TurnOutcome]] = field(default_factory=list)
+    transfers: int = 0
+    completed: bool = False
+
+
+class GraphExecutor:
+    """Runs chat turns against stored agent graphs (implements `graph.contract.Runner`)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        llm: LLMClient,
+        offline_llm: LLMClient,
+        mcp: McpPool,
+        settings: Settings,
+        version_of: Callable[[str], int],
+    ) -> None:
+        self._llm = llm
+        self._offline_llm = offline_llm
+        self._mcp = mcp
+        self._settings = settings
+        self._loader = GraphLoader(store, version_of=version_of, tool_timeout_s=settings.tool_timeout_s)
+        self._conversations = ConversationStore(store)
+        self._tool_lists: dict[str, tuple[float, list[McpToolInfo]]] = {}
+        self._tool_limiter = anyio.CapacityLimiter(settings.max_parallel_tools)
+
+    async def prepare(self, target: RunTarget, request: RunRequest) -> PreparedRun:
+        """Resolve graph and conversation and commit the user's message (see `Runner.prepare`)."""
+        scope = Scope(target.tenant_id, target.project_id)
+        graph = await self._loader.load(scope, target.graph_id)
+        run_id = new_id()
+        user = NewMessage(role="user", content=request.user_text, run_id=run_id)
+        conversation = (
+            await self._conversations.get(scope, request.conversation_id) if request.conversation_id else None
+        )
+        if conversation is not None and conversation.graph_id != graph.id:
+            msg = f"Conversation '{conversation.id}' does not exist in graph '{graph.id}'."
+            raise NotFound(msg)
+        if conversation is None:
+            conversation_id = request.conversation_id or new_id()
+            earlier = [
+                NewMessage(role=m.role, content=m.text, agent_id=None if m.role == "user" else graph.default_agent_id)
+                for m in request.history
+                if m.role in {"user", "assistant"} and m.text
+            ]
+            try:
+                await self._conversations.create(
+                    scope,
+                    conversation_id=conversation_id,
+                    graph_id=graph.id,
+                    agent_id=graph.default_agent_id,
+                    messages=[*earlier, user],
+                )
+            except Conflict:  # created by a concurrent request with the same client-chosen id
+                await self._conversations.append(scope, conversation_id, [user])
+            agent_id, is_new = graph.default_agent_id, True
+        else:
+            conversation_id = conversation.id
+            await self._conversations.append(scope, conversation_id, [user])
+            agent_id = (
+                conversation.active_agent_id if conversation.active_agent_id in graph.agents else graph.default_agent_id
+            )
+            is_new = False
+        return PreparedRun(
+            target=target,
+            request=request,
+            conversation_id=conversation_id,
+            run_id=run_id,
+            agent_id=agent_id,
+            is_new_conversation=is_new,
+        )
+
+    async def stream(self, prepared: PreparedRun) -> AsyncIterator[RunEvent]:
+        """Run the turn, yielding events as they happen (see `Runner.stream`)."""
+        scope = Scope(prepared.target.tenant_id, prepared.target.project_id)
+        graph = await self._loader.load(scope, prepared.target.graph_id)
+        run = _Run(
+            prepared=prepared,
+            graph=graph,
+            scope=scope,
+            deadline=anyio.current_time() + self._settings.run_deadline_s,
+            active_agent_id=prepared.agent_id,
+        )
+        model, _ = self._model_of(graph, graph.agents[prepared.agent_id])
+        yield RunStarted(
+            run_id=prepared.run_id,
+            conversation_id=prepared.conversation_id,
+            graph_id=graph.id,
+            agent_id=prepared.agent_id,
+            model=model,
+        )
+        try:
+            async for event in self._run_agents(run):
+                yield event
+            yield Usage(
+                input_tokens=sum(o.input_tokens for _, o in run.answers),
+                output_tokens=sum(o.output_tokens for _, o in run.answers),
+            )
+            run.completed = True
+            yield RunCompleted(finish_reason="stop")
+        except InkeepError as exc:
+            logger.info("run %s failed: %s", prepared.run_id, exc.detail)
+            yield RunFailed(problem=Problem(code=exc.code, title=exc.title, status=exc.status, detail=exc.detail))
+        except Exception:
+            logger.exception("run %s failed unexpectedly", prepared.run_id)
+            detail = f"The run failed unexpectedly; run id {prepared.run_id} identifies it in the server log."
+            yield RunFailed(
+                problem=Problem(code="internal_server_error", title="Internal Server Error", status=500, detail=detail)
+            )
+        finally:
+            with anyio.move_on_after(2, shield=True):
+                await self._save(run)
+
+    async def _run_agents(self, run: _Run) -> AsyncIterator[RunEvent]:
+        graph = run.graph
+        limit = graph.transfer_limit or self._settings.max_transfers
+        note: Message | None = None
+        while True:
+            agent = graph.agents[run.active_agent_id]
+            outcome = TurnOutcome()
+            run.answers.append((agent.id, outcome))
+            messages = await self._messages_for(run, agent, note)
+            setup = await self._setup(run, agent, is_delegated=False)
+            async for event in run_turn(setup, messages, _Tools(self, run, [agent.id]), outcome):
+                yield event
+            if outcome.transfer is None:
+                return
+            target = outcome.transfer
+            if target.is_external:
+                msg = f"Agent '{target.agent_id}' is external (A2A); transfers to it are not supported yet."
+                raise UpstreamError(msg)
+            run.transfers += 1
+            if run.transfers > limit:
+                msg = f"The run exceeded its transfer limit (stopWhen.transferCountIs={limit})."
+                raise TurnLimitExceeded(msg, limit="transferCountIs")
+            yield AgentTransferred(from_agent_id=agent.id, to_agent_id=target.agent_id, reason=outcome.transfer_reason)
+            note = transfer_note(graph, agent.id, outcome.transfer_reason)
+            run.active_agent_id = target.agent_id
+
+    async def _messages_for(self, run: _Run, agent: AgentDefinition, note: Message | None) -> list[Message]:
+        records = await self._conversations.messages(
+            run.scope, run.prepared.conversation_id, last=history_window(agent.history)
+        )
+        messages: list[Message] = [SystemMessage(content=system_prompt(run.graph, agent))]
+        messages.extend(history_messages(records, agent.id, agent.history))
+        messages.extend(
+            AssistantMessage(content=f"[{run.graph.describe(who)[0]}] {outcome.text}")
+            for who, outcome in run.answers[:-1]
+            if outcome.text
+        )
+        if note is not None:
+            messages.append(note)
+        return messages
+
+    def _model_of(self, graph: GraphDefinition, agent: AgentDefinition) -> tuple[str, dict[str, Any]]:
+        model = agent.model_settings.get("model") or graph.model_settings.get("model") or self._settings.default_model
+        options = {
+            **(graph.model_settings.get("providerOptions") or {}),
+            **(agent.model_settings.get("providerOptions") or {}),
+        }
+        return str(model or OFFLINE_MODEL), options
+
+    async def _setup(self, run: _Run, agent: AgentDefinition, *, is_delegated: bool) -> TurnSetup:
+        model, options = self._model_of(run.graph, agent)
+        return TurnSetup(
+            agent_id=agent.id,
+            llm=self._offline_llm if is_offline_model(model) else self._llm,
+            model=model,
+            options=options,
+            catalog=await self._catalog(run.graph, agent, is_delegated=is_delegated),
+            step_limit=agent.step_limit or run.graph.step_limit or self._settings.max_steps,
+            deadline=run.deadline,
+            tool_limiter=self._tool_limiter,
+            allow_transfer=not is_delegated,
+        )
+
+    async def _catalog(self, graph: GraphDefinition, agent: AgentDefinition, *, is_delegated: bool) -> ToolCatalog:
+        found: list[tuple[McpBinding, McpToolInfo]] = []
+        for binding in agent.tools:
+            if binding.is_disabled:
+                continue
+            infos = binding.cached_tools if binding.cached_tools is not None else await self._live_tools(binding)
+            found.extend((binding, info) for info in infos)
+        shown = agent if not is_delegated else _without_transfers(agent)
+        return build_catalog(graph, shown, found)
+
+    async def _live_tools(self, binding: McpBinding) -> list[McpToolInfo]:
+        """Tools of a never-synced server, listed live and remembered for a minute."""
+        cached = self._tool_lists.get(binding.spec.key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            with anyio.fail_after(self._settings.tool_timeout_s):
+                infos = await self._mcp.list_tools(binding.spec)
+        except (InkeepError, TimeoutError) as exc:
+            logger.warning("MCP tool '%s' (%s) is unavailable: %s", binding.tool_id, binding.spec.target, exc)
+            infos = []
+        self._tool_lists[binding.spec.key] = (time.monotonic() + _TOOL_LIST_TTL_S, infos)
+        return infos
+
+    async def delegate(self, run: _Run, stack: list[str], target: DelegateTarget, message: str) -> tuple[str, bool]:
+        """Run `target` on `message` out of sight; return its answer (see `ToolRunner.delegate`)."""
+        if target.is_external:
+            return (
+                f"Error: agent '{target.agent_id}' is an external (A2A) agent; A2A delegation is not supported yet.",
+                True,
+            )
+        if target.agent_id in stack:
+            path = " → ".join([*stack, target.agent_id])
+            msg = f"Delegation cycle refused: {path} (an agent already on the delegation stack cannot be delegated to)."
+            raise TurnLimitExceeded(msg, limit="delegationCycle")
+        depth = len(stack)  # the first agent is on the stack; each delegation adds one
+        if depth > self._settings.max_delegation_depth:
+            msg = f"Delegation depth limit reached ({self._settings.max_delegation_depth}): {' → '.join(stack)}."
+            raise TurnLimitExceeded(msg, limit="delegationDepth")
+        agent = run.graph.agents[target.agent_id]
+        outcome = TurnOutcome()
+        messages: list[Message] = [
+            SystemMessage(content=system_prompt(run.graph, agent, is_delegated=True)),
+            UserMessage(content=message),
+        ]
+        setup = await self._setup(run, agent, is_delegated=True)
+        async for _event in run_turn(setup, messages, _Tools(self, run, [*stack, agent.id]), outcome):
+            pass  # a delegated agent works out of sight; only its answer returns
+        return (outcome.text or "(no answer)"), False
+
+    async def call_mcp(self, target: McpTarget, arguments: dict[str, Any]) -> ToolResult:
+        """Call an MCP tool; failures and timeouts come back as error results."""
+        try:
+            with anyio.fail_after(target.binding.spec.timeout_s):
+                return await self._mcp.call_tool(target.binding.spec, target.tool_name, arguments)
+        except TimeoutError:
+            return ToolResult(
+                content_text=f"Tool '{target.tool_name}' timed out after {target.binding.spec.timeout_s:g} s.",
+                is_error=True,
+            )
+        except InkeepError as exc:
+            return ToolResult(content_text=f"Tool '{target.tool_name}' failed: {exc.detail}", is_error=True)
+
+    async def _save(self, run: _Run) -> None:
+        """Store what the agents said (partial unless completed) and who is active now."""
+        messages: list[NewMessage] = []
+        for agent_id, outcome in run.answers:
+            for produced in outcome.produced:
+                messages.append(_internal(produced, agent_id, run.prepared.run_id))
+            if outcome.text:
+                messages.append(
+                    NewMessage(
+                        role="assistant",
+                        content=outcome.text,
+                        agent_id=agent_id,
+                        is_partial=not run.completed,
+                        run_id=run.prepared.run_id,
+                    )
+                )
+        try:
+            await self._conversations.append(
+                run.scope, run.prepared.conversation_id, messages, active_agent_id=run.active_agent_id
+            )
+        except Exception:
+            logger.exception("could not store the answer of run %s", run.prepared.run_id)
+
+
+@dataclass(slots=True)
+class _Tools:
+    """The `ToolRunner` of one agent within a run (knows the delegation stack)."""
+
+    executor: GraphExecutor
+    run: _Run
+    stack: list[str]
+
+    async def call_mcp(self, target: McpTarget, arguments: dict[str, Any]) -> ToolResult:
+        return await self.executor.call_mcp(target, arguments)
+
+    async def delegate(self, target: DelegateTarget, message: str) -> tuple[str, bool]:
+        return await self.executor.delegate(self.run, self.stack, target, message)
+
+
+def _without_transfers(agent: AgentDefinition) -> AgentDefinition:
+    return replace(agent, transfers=())
+
+
+def _internal(message: Message, agent_id: str, run_id: str) -> NewMessage:
+    if isinstance(message, AssistantMessage):
+        calls = [{"id": c.id, "name": c.name, "arguments": dict(c.arguments)} for c in message.tool_calls]
+        return NewMessage(
+            role="assistant",
+            content=message.content,
+            agent_id=agent_id,
+            visibility="internal",
+            message_type="tool-call",
+            tool_calls=calls,
+            run_id=run_id,
+        )
+    assert hasattr(message, "tool_call_id")
+    return NewMessage(
+        role="tool",
+        content=message.content,
+        agent_id=agent_id,
+        visibility="internal",
+        message_type="tool-result",
+        tool_call_id=message.tool_call_id,
+        run_id=run_id,
+    )
