@@ -50,6 +50,7 @@ __all__ = ["GraphExecutor"]
 logger = logging.getLogger(__name__)
 
 _TOOL_LIST_TTL_S = 60.0
+_TOOL_LIST_FAILURE_TTL_S = 5.0
 
 
 @dataclass(slots=True)
@@ -258,7 +259,8 @@ class GraphExecutor:
                 infos = await self._mcp.list_tools(binding.spec)
         except (InkeepError, TimeoutError) as exc:
             logger.warning("MCP tool '%s' (%s) is unavailable: %s", binding.tool_id, binding.spec.target, exc)
-            infos = []
+            self._tool_lists[binding.spec.key] = (time.monotonic() + _TOOL_LIST_FAILURE_TTL_S, [])
+            return []
         self._tool_lists[binding.spec.key] = (time.monotonic() + _TOOL_LIST_TTL_S, infos)
         return infos
 

@@ -16,6 +16,7 @@ from inkeep_runtime.manage import (
     projects,
     related,
     relations,
+    tool_health,
     tool_relations,
     tools,
 )
@@ -39,6 +40,7 @@ def manage_endpoints() -> list[Endpoint]:
         credentials,
         external_agents,
         tools,
+        tool_health,
         api_keys,
         full_graph,
     ):
