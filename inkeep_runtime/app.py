@@ -17,12 +17,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inkeep_runtime.errors import InkeepError, MethodNotAllowed, NotFound, RequestError
+from inkeep_runtime.graph.contract import Runner
+from inkeep_runtime.graph.executor import GraphExecutor
+from inkeep_runtime.http.auth import ApiKeyVerifier
+from inkeep_runtime.http.chat import chat_endpoints
+from inkeep_runtime.http.data_stream import data_stream_endpoints
 from inkeep_runtime.http.endpoint import Endpoint, to_routes
 from inkeep_runtime.http.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from inkeep_runtime.http.openapi import build_openapi
 from inkeep_runtime.http.problems import problem_response
+from inkeep_runtime.llm.client import LiteLLMClient, LLMClient
+from inkeep_runtime.llm.offline import OfflineModelClient
 from inkeep_runtime.manage import manage_endpoints
 from inkeep_runtime.manage.full_graph import load_graph_dir
+from inkeep_runtime.mcp.pool import McpPool
 from inkeep_runtime.settings import Settings
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.migrations import migrate
@@ -36,13 +44,29 @@ logger = logging.getLogger(__name__)
 def startup_banner(settings: Settings, graphs: list[str]) -> str:
     """What the operator sees once the server is ready: where it is and what to call next."""
     base = f"http://{settings.host}:{settings.port}"
-    auth = ' -H "Authorization: Bearer $INKEEP_ADMIN_TOKEN"' if settings.admin_token else ""
+    admin = ' -H "Authorization: Bearer $INKEEP_ADMIN_TOKEN"' if settings.admin_token else ""
+    graph = graphs[0] if graphs else "<graphId>"
+    crud = f"{base}/tenants/default/crud/projects/default"
+    chat = f"{base}/tenants/default/projects/default/graphs/{graph}/v1/chat/completions"
+    key_step = (
+        "    # --dev: the run API needs no key"
+        if settings.dev
+        else f"    KEY=$(curl -s{admin} -X POST {crud}/api-keys -H 'Content-Type: application/json' "
+        f'-d \'{{"graphId": "{graph}"}}\' | python3 -c \'import json,sys; print(json.load(sys.stdin)["data"]["key"])\')'
+    )
+    auth = "" if settings.dev else ' -H "Authorization: Bearer $KEY"'
+    model = (
+        settings.default_model or "the offline demo model (set INKEEP_DEFAULT_MODEL and a provider key for a real one)"
+    )
     lines = [
         f"inkeep-runtime {package_version()} serving on {base} (database: {settings.database_url.split('://')[0]})",
         f"  graphs loaded into tenant 'default', project 'default': {', '.join(graphs) or 'none'}",
+        f"  default model: {model}",
         "  next:",
-        f"    curl{auth} {base}/tenants/default/crud/projects/default/agent-graphs",
-        f"    curl{auth} {base}/tenants/default/crud/projects/default/graph/{graphs[0] if graphs else '<graphId>'}",
+        f"    curl{admin} {crud}/agent-graphs",
+        key_step,
+        f"    curl -N {chat}{auth} -H 'Content-Type: application/json' -H 'x-emit-operations: true' "
+        '-d \'{"model": "any", "stream": true, "messages": [{"role": "user", "content": "Hello"}]}\'',
         f"    open {base}/openapi.json for every route",
     ]
     if settings.dev:
@@ -64,6 +88,11 @@ class Services:
 
     settings: Settings
     store: Store
+    verifier: ApiKeyVerifier
+    llm: LLMClient
+    mcp: McpPool
+    runner: Runner | None = None
+    """The graph executor (set when the app starts)."""
     definitions_version: dict[str, int] = field(default_factory=dict)
     """Per-scope counter bumped on every definition write (runnable-graph caches key on it)."""
 
@@ -72,22 +101,62 @@ class Services:
         self.definitions_version[scope.key] = self.definitions_version.get(scope.key, 0) + 1
 
 
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    """Render Starlette's routing errors (404, 405) as problem JSON."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return problem_response(request, NotFound(f"No route matches {request.method} {request.url.path}."))
+    if exc.status_code == 405:
+        error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
+        response = problem_response(request, error)
+        response.headers.update(exc.headers or {})
+        return response
+    return problem_response(request, RequestError(str(exc.detail)))
+
+
+def _services(settings: Settings, store: Store | None, llm: LLMClient | None, runner: Runner | None) -> Services:
+    opened = store or Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    services = Services(
+        settings=settings,
+        store=opened,
+        verifier=ApiKeyVerifier(opened),
+        llm=llm or LiteLLMClient(timeout_s=settings.llm_timeout_s),
+        mcp=McpPool(),
+        runner=runner,
+    )
+    if services.runner is None:
+        services.runner = GraphExecutor(
+            store=opened,
+            llm=services.llm,
+            offline_llm=OfflineModelClient(),
+            mcp=services.mcp,
+            settings=settings,
+            version_of=lambda key: services.definitions_version.get(key, 0),
+        )
+    return services
+
+
 def create_app(
-    settings: Settings, *, store: Store | None = None, run_migrations: bool = True, announce: bool = False
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    llm: LLMClient | None = None,
+    runner: Runner | None = None,
+    run_migrations: bool = True,
+    announce: bool = False,
 ) -> Starlette:
     """Build the ASGI app.
 
     Args:
         settings: runtime configuration.
         store: an open store to use (tests); by default one is opened from `settings.database_url`.
+        llm: the model client; by default litellm, warmed at start-up.
+        runner: the executor behind the run API; by default the graph executor.
         run_migrations: apply pending migrations at start-up.
         announce: print where the server is and what to call next once it is ready (the CLI does).
     """
-    services = Services(
-        settings=settings,
-        store=store or Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms),
-    )
-    endpoints: list[Endpoint] = manage_endpoints()
+    services = _services(settings, store, llm, runner)
+    endpoints: list[Endpoint] = [*manage_endpoints(), *chat_endpoints(), *data_stream_endpoints()]
     openapi: dict[str, Any] = {}
 
     async def health(_request: Request) -> Response:
@@ -111,24 +180,16 @@ def create_app(
         loaded: list[str] = []
         if settings.graphs_dir is not None:
             loaded = await load_graph_dir(services.store, Scope("default", "default"), settings.graphs_dir)
-        if announce:
-            print(startup_banner(settings, loaded), flush=True)
+        if isinstance(services.llm, LiteLLMClient):
+            await services.llm.warm()
         try:
-            yield {"services": services}
+            async with services.mcp:
+                if announce:
+                    print(startup_banner(settings, loaded), flush=True)
+                yield {"services": services}
         finally:
             if store is None:
                 await services.store.close()
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 404:
-            return problem_response(request, NotFound(f"No route matches {request.method} {request.url.path}."))
-        if exc.status_code == 405:
-            error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
-            response = problem_response(request, error)
-            response.headers.update(exc.headers or {})
-            return response
-        return problem_response(request, RequestError(str(exc.detail)))
 
     app = Starlette(
         routes=routes,

@@ -28,6 +28,56 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+_INTEGERS = (
+    ("INKEEP_PORT", "port", 0, 65535),
+    ("INKEEP_MAX_BODY_BYTES", "max_body_bytes", 1024, 1024**3),
+    ("INKEEP_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 600_000),
+)
+_SECONDS = (
+    ("INKEEP_LLM_TIMEOUT_S", "llm_timeout_s"),
+    ("INKEEP_TOOL_TIMEOUT_S", "tool_timeout_s"),
+    ("INKEEP_RUN_DEADLINE_S", "run_deadline_s"),
+)
+_STRINGS = (
+    ("INKEEP_HOST", "host"),
+    ("INKEEP_DEFAULT_MODEL", "default_model"),
+    ("INKEEP_DATABASE_URL", "database_url"),
+    ("INKEEP_ADMIN_TOKEN", "admin_token"),
+)
+
+
+def _number(raw: str, kind: type[int] | type[float]) -> int | float | None:
+    try:
+        return kind(raw)
+    except ValueError:
+        return None
+
+
+def _from_environ(environ: Mapping[str, str], problems: list[str]) -> dict[str, object]:
+    """Settings values named by `INKEEP_*` variables; malformed ones are added to `problems`."""
+    values: dict[str, object] = {attr: environ[key] for key, attr in _STRINGS if environ.get(key)}
+    for key, attr, low, high in _INTEGERS:
+        if raw := environ.get(key):
+            number = _number(raw, int)
+            if number is None or not low <= number <= high:
+                problems.append(f"{key}={raw!r} is not an integer in {low}..{high}.")
+            else:
+                values[attr] = number
+    for key, attr in _SECONDS:
+        if raw := environ.get(key):
+            seconds = _number(raw, float)
+            if seconds is None or not 0 < seconds <= 86_400:
+                problems.append(f"{key}={raw!r} is not a number of seconds in (0, 86400].")
+            else:
+                values[attr] = seconds
+    dev = environ.get("INKEEP_DEV", "").lower()
+    if dev in {"1", "true", "yes"}:
+        values["dev"] = True
+    elif dev not in {"", "0", "false", "no"}:
+        problems.append(f"INKEEP_DEV={dev!r} is not a boolean (use 1/0, true/false).")
+    return values
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the runtime can be configured with."""
@@ -75,54 +125,7 @@ class Settings:
             ConfigError: one or more variables are malformed; every problem is listed.
         """
         problems: list[str] = []
-        values: dict[str, object] = {}
-
-        def integer(key: str, attr: str, low: int, high: int) -> None:
-            raw = environ.get(key)
-            if raw is None or raw == "":
-                return
-            try:
-                number = int(raw)
-            except ValueError:
-                problems.append(f"{key}={raw!r} is not an integer.")
-                return
-            if not low <= number <= high:
-                problems.append(f"{key}={number} is outside {low}..{high}.")
-                return
-            values[attr] = number
-
-        if host := environ.get("INKEEP_HOST"):
-            values["host"] = host
-        integer("INKEEP_PORT", "port", 0, 65535)
-        integer("INKEEP_MAX_BODY_BYTES", "max_body_bytes", 1024, 1024**3)
-        integer("INKEEP_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 600_000)
-        for key, attr in (
-            ("INKEEP_LLM_TIMEOUT_S", "llm_timeout_s"),
-            ("INKEEP_TOOL_TIMEOUT_S", "tool_timeout_s"),
-            ("INKEEP_RUN_DEADLINE_S", "run_deadline_s"),
-        ):
-            raw = environ.get(key)
-            if raw:
-                try:
-                    seconds = float(raw)
-                except ValueError:
-                    problems.append(f"{key}={raw!r} is not a number of seconds.")
-                    continue
-                if not 0 < seconds <= 86_400:
-                    problems.append(f"{key}={seconds} is outside (0, 86400].")
-                    continue
-                values[attr] = seconds
-        if model := environ.get("INKEEP_DEFAULT_MODEL"):
-            values["default_model"] = model
-        if url := environ.get("INKEEP_DATABASE_URL"):
-            values["database_url"] = url
-        if token := environ.get("INKEEP_ADMIN_TOKEN"):
-            values["admin_token"] = token
-        dev = environ.get("INKEEP_DEV", "").lower()
-        if dev in {"1", "true", "yes"}:
-            values["dev"] = True
-        elif dev not in {"", "0", "false", "no"}:
-            problems.append(f"INKEEP_DEV={dev!r} is not a boolean (use 1/0, true/false).")
+        values = _from_environ(environ, problems)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = replace(cls(), **values)  # type: ignore[arg-type]
         problems.extend(settings.problems())

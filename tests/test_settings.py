@@ -66,8 +66,8 @@ def test_all_bad_variables_are_reported_together() -> None:
     message = caught.value.detail
     for expected in (
         "INKEEP_PORT='eighty'",
-        "INKEEP_MAX_BODY_BYTES=10",
-        "INKEEP_SQLITE_BUSY_TIMEOUT_MS=-1",
+        "INKEEP_MAX_BODY_BYTES='10'",
+        "INKEEP_SQLITE_BUSY_TIMEOUT_MS='-1'",
         "INKEEP_DEV='maybe'",
         "'mysql'",
     ):

@@ -120,6 +120,11 @@ class ApiKeyVerifier:
         self._verified: dict[bytes, _Verified] = {}
         self._last_written: dict[str, float] = {}
 
+    def forget_key(self, key_id: str) -> None:
+        """Drop cached verifications of one key (after it was deleted or changed through this process)."""
+        for digest in [d for d, entry in self._verified.items() if entry.identity.key_id == key_id]:
+            del self._verified[digest]
+
     async def verify(self, key: str, *, tenant_id: str, project_id: str, graph_id: str) -> ApiKeyIdentity:
         """Check that `key` is a live key of this tenant, project and graph.
 

@@ -193,6 +193,7 @@ async def update_key(call: Call) -> Any:
             raise InvalidRequest(" ".join(error.message for error in errors), errors)
         editable = {name: value for name, value in changes.items() if name in {"name", "expires_at"}}
         row = await rows.update("api_keys", scope, key_id, editable, label=_LABEL) if editable else old
+    call.services.verifier.forget_key(key_id)
     call.services.changed(scope)
     return {"data": _render(row or old)}
 
@@ -205,6 +206,7 @@ async def delete_key(call: Call) -> Any:
         deleted = await Rows(session).delete("api_keys", scope, label=f"{_LABEL} '{key_id}'", id=key_id)
     if not deleted:
         raise _not_found(scope, key_id)
+    call.services.verifier.forget_key(key_id)
     call.services.changed(scope)
     return None
 
