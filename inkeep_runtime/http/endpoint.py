@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inkeep_runtime.errors import FieldError, InvalidRequest, PayloadTooLarge
+from inkeep_runtime.secrets import redact
 
 __all__ = ["Call", "Endpoint", "read_json_body", "to_routes", "validation_errors"]
 
@@ -133,7 +134,7 @@ def _runner(endpoint: Endpoint, services: Any, body_limit: int) -> Callable[[Req
             return result
         if result is None:
             return Response(status_code=endpoint.status if endpoint.status != 200 else 204)
-        return JSONResponse(result, status_code=endpoint.status)
+        return JSONResponse(redact(result), status_code=endpoint.status)
 
     return run
 

@@ -18,6 +18,7 @@ from inkeep_runtime.errors import FieldError, InvalidRequest, NotFound
 from inkeep_runtime.http.endpoint import Call, Endpoint
 from inkeep_runtime.ids import new_id
 from inkeep_runtime.manage.schemas import DataEnvelope, ListEnvelope, ListQuery
+from inkeep_runtime.secrets import restore
 from inkeep_runtime.store.rows import Rows, Scope
 
 __all__ = [
@@ -192,6 +193,7 @@ def crud_endpoints(resource: Resource) -> list[Endpoint]:
             if old is None:
                 msg = f"{label} '{row_id}' does not exist in project '{scope.project_id}'."
                 raise NotFound(msg)
+            changes = restore(changes, old)  # a redacted secret sent back means "keep the stored one"
             merged = {**old, **changes}
             await check_references(rows, scope, resource.references, changes)
             if resource.validate is not None:

@@ -47,6 +47,7 @@ from inkeep_runtime.manage.full_graph_models import (
 )
 from inkeep_runtime.manage.graphs import GraphCreate
 from inkeep_runtime.manage.schemas import DataEnvelope, RequestModel
+from inkeep_runtime.secrets import redact, restore
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.rows import Rows, Scope
 
@@ -371,10 +372,27 @@ async def update_graph(call: Call) -> Any:
     async with call.services.store.write(scope.key) as session:
         rows = Rows(session)
         await require_project(rows, scope)
-        outcome = await write_graph(rows, scope, call.body)
+        body = _with_stored_secrets(call.body, await read_graph(rows, scope, graph_id))
+        outcome = await write_graph(rows, scope, body)
         document = await read_graph(rows, scope, graph_id)
     call.services.changed(scope)
-    return JSONResponse({"data": document}, status_code=201 if outcome.is_created else 200)
+    return JSONResponse(redact({"data": document}), status_code=201 if outcome.is_created else 200)
+
+
+def _with_stored_secrets(doc: FullGraphDefinition, old: dict[str, Any] | None) -> FullGraphDefinition:
+    """The document with redacted placeholders (from a GET) replaced by the stored secrets."""
+    if old is None:
+        return doc
+    sent = doc.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    restored = restore(sent, old)
+    if restored == sent:
+        return doc
+    try:
+        return FullGraphDefinition.model_validate(restored)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        msg = "Invalid graph document after restoring stored secrets."
+        raise InvalidRequest(msg, errors) from exc
 
 
 async def delete_graph(call: Call) -> Any:
