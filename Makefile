@@ -42,8 +42,8 @@ test: $(STAMP) $(NODE_STAMP) ## Install and run the whole test suite
 check: lint typecheck test ## What CI runs, plus lint and types
 
 lint: $(STAMP) ## Ruff lint and format check
-	$(BIN)/ruff check inkeep_runtime tests examples
-	$(BIN)/ruff format --check inkeep_runtime tests examples
+	$(BIN)/ruff check inkeep_runtime tests examples bench
+	$(BIN)/ruff format --check inkeep_runtime tests examples bench
 
 format: $(STAMP) ## Format the code
 	$(BIN)/ruff format inkeep_runtime tests examples
@@ -55,6 +55,9 @@ typecheck: $(STAMP) ## mypy --strict on the package
 lock: ## Re-pin every dependency into constraints.txt (needs uv in .venv)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o constraints.txt
+
+bench: $(STAMP) ## Benchmark the streaming path (not part of test; about 2 min; QUICK=1 for under 1 min)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 clean: ## Remove the virtualenv, caches and the local database
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # litellm logs every completion at INFO (twice); our own logs say what matters.
+    for noisy in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = _settings(args)
         if args.command == "migrate":
