@@ -4,7 +4,7 @@
 InkeepError 500
   ├ ConfigError (start-up only, never HTTP)
   ├ GraphDefinitionError 422 (file + JSON pointer)
-  ├ StoreError 500
+  ├ StoreError 500 → StoreUnavailable 503 (busy or unreachable database)
   └ RequestError 400
       ├ InvalidRequest 400 (field errors)
       ├ Unauthorized 401
@@ -48,6 +48,7 @@ __all__ = [
     "RunDeadlineExceeded",
     "RunError",
     "StoreError",
+    "StoreUnavailable",
     "ToolError",
     "ToolTimeout",
     "TurnLimitExceeded",
@@ -104,6 +105,14 @@ class StoreError(InkeepError):
 
     code = "store_error"
     title = "Store Error"
+
+
+class StoreUnavailable(StoreError):
+    """The database is busy or unreachable right now; retrying later may succeed."""
+
+    status = 503
+    code = "store_unavailable"
+    title = "Service Unavailable"
 
 
 class RequestError(InkeepError):

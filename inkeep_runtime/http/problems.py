@@ -52,6 +52,8 @@ def problem_response(request: Request, error: Exception) -> JSONResponse:
         logger.error("unhandled error in %s %s (%s)", request.method, request.url.path, request_id, exc_info=error)
         error = InkeepError("An unexpected error occurred; the request id identifies it in the server log.")
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if error.status == 503:
+        headers = {"Retry-After": "1"}
     return JSONResponse(
         problem_body(error, instance=request.url.path, request_id=request_id),
         status_code=error.status,

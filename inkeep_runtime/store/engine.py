@@ -8,6 +8,7 @@ lock per (tenant, project) for writes, so several runtime processes can share on
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +19,14 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from inkeep_runtime.errors import StoreUnavailable
+
 __all__ = ["Store", "create_engine"]
+
+logger = logging.getLogger(__name__)
 
 
 def create_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
@@ -75,9 +81,16 @@ class Store:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads; its transaction is rolled back at the end."""
-        async with self._reader() as session:
-            yield session
+        """A session for reads; its transaction is rolled back at the end.
+
+        Raises:
+            StoreUnavailable: the database is locked beyond the busy timeout or unreachable.
+        """
+        try:
+            async with self._reader() as session:
+                yield session
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def write(self, scope: str) -> AsyncIterator[AsyncSession]:
@@ -87,11 +100,19 @@ class Store:
             scope: what is being written (usually `tenant/project`); PostgreSQL serialises writers
                 of the same scope with an advisory lock.
         """
-        if self.is_sqlite:
-            async with self._write_lock, self._writer() as session, session.begin():
+        try:
+            if self.is_sqlite:
+                async with self._write_lock, self._writer() as session, session.begin():
+                    yield session
+                return
+            async with self._writer() as session, session.begin():
+                key = zlib.crc32(scope.encode()) - 2**31
+                await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
                 yield session
-            return
-        async with self._writer() as session, session.begin():
-            key = zlib.crc32(scope.encode()) - 2**31
-            await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-            yield session
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(error: OperationalError) -> StoreUnavailable:
+    logger.warning("database unavailable: %s", str(error.orig).splitlines()[0] if error.orig else error)
+    return StoreUnavailable("The database is busy or unreachable; retry the request shortly.")
