@@ -39,7 +39,7 @@ from inkeep_runtime.http.problems import PROBLEM_CONTENT_TYPE, problem_response,
 from inkeep_runtime.http.run_auth import admit_run
 from inkeep_runtime.protocols.base import ProtocolAdapter, sse_frame
 from inkeep_runtime.protocols.openai_sse import OpenAICompletionCollector, OpenAIStreamAdapter
-from inkeep_runtime.protocols.requests import parse_chat_completions
+from inkeep_runtime.protocols.requests import ChatCompletionsBody, parse_chat_completions
 
 if TYPE_CHECKING:
     from inkeep_runtime.app import Services
@@ -215,6 +215,7 @@ def chat_endpoints() -> list[Endpoint]:
                 "and tool calls as `data-operation` JSON in the content. The response's `x-conversation-id` "
                 "header names the conversation to continue."
             ),
+            body_schema=ChatCompletionsBody,
             handler=chat_completions,
             tag="Chat",
             errors=(400, 401, 404, 413),

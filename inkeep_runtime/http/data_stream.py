@@ -17,7 +17,7 @@ from starlette.responses import Response
 from inkeep_runtime.http.chat import RUN_PREFIX, event_stream
 from inkeep_runtime.http.endpoint import Call, Endpoint
 from inkeep_runtime.http.run_auth import admit_run
-from inkeep_runtime.protocols.requests import parse_ui_chat
+from inkeep_runtime.protocols.requests import UIChatBody, parse_ui_chat
 from inkeep_runtime.protocols.vercel_stream import UIMessageStreamAdapter
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def data_stream_endpoints() -> list[Endpoint]:
                 "stream (`x-vercel-ai-ui-message-stream: v1`) ending in `data: [DONE]`; the response's "
                 "`x-conversation-id` header names the conversation."
             ),
+            body_schema=UIChatBody,
             handler=api_chat,
             tag="Chat",
             errors=(400, 401, 404, 413),

@@ -49,6 +49,8 @@ class Endpoint:
     tag: str
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    body_schema: type[BaseModel] | None = None
+    """The model a handler that reads its own body validates with (documented, not applied here)."""
     response: Any = None
     """A type for the OpenAPI response schema (None: empty body)."""
     status: int = 200

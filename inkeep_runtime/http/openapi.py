@@ -64,8 +64,8 @@ def _operation_id(endpoint: Endpoint) -> str:
 def _schemas(endpoints: Iterable[Endpoint]) -> tuple[dict[Any, Any], dict[str, Any]]:
     models: list[tuple[Any, Any]] = []
     for endpoint in endpoints:
-        if endpoint.body is not None:
-            models.append((endpoint.body, "validation"))
+        if (body := endpoint.body or endpoint.body_schema) is not None:
+            models.append((body, "validation"))
         if endpoint.response is not None:
             models.append((endpoint.response, "serialization"))
     unique = list(dict.fromkeys(models))
@@ -116,10 +116,10 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
         }
         if endpoint.description:
             operation["description"] = endpoint.description
-        if endpoint.body is not None:
+        if (body := endpoint.body or endpoint.body_schema) is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": refs[(endpoint.body, "validation")]}},
+                "content": {"application/json": {"schema": refs[(body, "validation")]}},
             }
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {

@@ -113,3 +113,14 @@ async def test_request_schemas_use_wire_names(document: dict[str, Any]) -> None:
 async def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(document)
+
+
+async def test_chat_routes_document_their_request_bodies(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    for path, model in (
+        ("/tenants/{tenantId}/projects/{projectId}/graphs/{graphId}/v1/chat/completions", "ChatCompletionsBody"),
+        ("/tenants/{tenantId}/projects/{projectId}/graphs/{graphId}/api/chat", "UIChatBody"),
+    ):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{model}"}
+        assert "messages" in document["components"]["schemas"][model]["properties"]
