@@ -29,7 +29,7 @@ from inkeep_runtime.http.problems import problem_response
 from inkeep_runtime.llm.client import LiteLLMClient, LLMClient
 from inkeep_runtime.llm.offline import OfflineModelClient
 from inkeep_runtime.manage import manage_endpoints
-from inkeep_runtime.manage.full_graph import load_graph_dir
+from inkeep_runtime.manage.graph_files import load_graph_dir
 from inkeep_runtime.mcp.pool import McpPool
 from inkeep_runtime.settings import Settings
 from inkeep_runtime.store.engine import Store

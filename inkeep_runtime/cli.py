@@ -72,7 +72,7 @@ async def _migrate(settings: Settings) -> list[str]:
 
 
 async def _push(settings: Settings, file: Path, tenant: str, project: str) -> str:
-    from inkeep_runtime.manage.full_graph import push_graph_file
+    from inkeep_runtime.manage.graph_files import push_graph_file
     from inkeep_runtime.store.engine import Store
     from inkeep_runtime.store.migrations import migrate
     from inkeep_runtime.store.rows import Scope

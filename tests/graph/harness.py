@@ -14,7 +14,7 @@ from inkeep_runtime.graph.contract import PreparedRun, RunTarget
 from inkeep_runtime.graph.executor import GraphExecutor
 from inkeep_runtime.llm.client import LiteLLMClient
 from inkeep_runtime.llm.offline import OfflineModelClient
-from inkeep_runtime.manage.full_graph import push_graph_file
+from inkeep_runtime.manage.graph_files import push_graph_file
 from inkeep_runtime.mcp import McpPool
 from inkeep_runtime.protocols.requests import RunRequest
 from inkeep_runtime.settings import Settings

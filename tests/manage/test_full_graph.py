@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from inkeep_runtime.errors import GraphDefinitionError
-from inkeep_runtime.manage.full_graph import push_graph_file, read_graph
+from inkeep_runtime.manage.full_graph import read_graph
+from inkeep_runtime.manage.graph_files import push_graph_file
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.rows import Rows, Scope
 
