@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from inkeep_runtime.credentials import CredentialResolver
 from inkeep_runtime.errors import InkeepError, MethodNotAllowed, NotFound, RequestError
 from inkeep_runtime.graph.contract import Runner
 from inkeep_runtime.graph.executor import GraphExecutor
@@ -91,6 +93,8 @@ class Services:
     verifier: ApiKeyVerifier
     llm: LLMClient
     mcp: McpPool
+    http: httpx.AsyncClient
+    """Outbound HTTP (credential stores); closed with the app."""
     runner: Runner | None = None
     """The graph executor (set when the app starts)."""
     definitions_version: dict[str, int] = field(default_factory=dict)
@@ -122,6 +126,7 @@ def _services(settings: Settings, store: Store | None, llm: LLMClient | None, ru
         verifier=ApiKeyVerifier(opened),
         llm=llm or LiteLLMClient(timeout_s=settings.llm_timeout_s),
         mcp=McpPool(),
+        http=httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)),
         runner=runner,
     )
     if services.runner is None:
@@ -132,6 +137,7 @@ def _services(settings: Settings, store: Store | None, llm: LLMClient | None, ru
             mcp=services.mcp,
             settings=settings,
             version_of=lambda key: services.definitions_version.get(key, 0),
+            credentials=CredentialResolver.from_settings(settings, http=services.http),
         )
     return services
 
@@ -188,6 +194,7 @@ def create_app(
                     print(startup_banner(settings, loaded), flush=True)
                 yield {"services": services}
         finally:
+            await services.http.aclose()
             if store is None:
                 await services.store.close()
 

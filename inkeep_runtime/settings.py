@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from inkeep_runtime.errors import ConfigError
 
@@ -43,6 +44,8 @@ _STRINGS = (
     ("INKEEP_DEFAULT_MODEL", "default_model"),
     ("INKEEP_DATABASE_URL", "database_url"),
     ("INKEEP_ADMIN_TOKEN", "admin_token"),
+    ("NANGO_SERVER_URL", "nango_base_url"),
+    ("NANGO_SECRET_KEY", "nango_secret_key"),
 )
 
 
@@ -116,6 +119,14 @@ class Settings:
     """Tool calls of one step run concurrently up to this bound."""
     max_messages: int = 200
     """Most messages accepted in one chat request."""
+    nango_base_url: str = "https://api.nango.dev"
+    """Nango server that `nango` credential references are resolved through (`NANGO_SERVER_URL`)."""
+    nango_secret_key: str | None = field(default=None, repr=False)
+    """Nango secret key; without it `nango` credentials cannot be resolved (`NANGO_SECRET_KEY`)."""
+    environment: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False, hash=False
+    )
+    """Read-only snapshot of the environment `from_env` was given: `env`/`memory` credential references read it."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
@@ -126,6 +137,7 @@ class Settings:
         """
         problems: list[str] = []
         values = _from_environ(environ, problems)
+        values["environment"] = MappingProxyType(dict(environ))
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = replace(cls(), **values)  # type: ignore[arg-type]
         problems.extend(settings.problems())

@@ -96,3 +96,24 @@ async def test_client_disconnect_cancels_the_model_call_and_keeps_the_partial_an
     assert answers[0].is_partial
     assert answers[0].content.startswith("word0")
     assert len(answers[0].content) < len(words)
+
+
+async def test_env_credential_reaches_the_mcp_server(
+    store: Store, tmp_path: Path, fake_llm: FakeLLM, fake_mcp: FakeMcpServer
+) -> None:
+    tool = {**mcp_tool(fake_mcp.url), "credentialReferenceId": "crm-token"}
+    credential = {"id": "crm-token", "type": "env", "credentialStoreId": "env", "retrievalParams": {"key": "CRM_TOKEN"}}
+    document = graph_doc(
+        fake_llm.base_url, [agent("a", tools=["tools"])], tools={"tools": tool}, credentialReferences=[credential]
+    )
+    await push(store, tmp_path, document)
+    fake_llm.add(Turn.tool_calls([("c1", "headers", {})]), Turn.text("Checked the headers."))
+    app = create_app(Settings.from_env({"CRM_TOKEN": "tok-123"}), store=store)
+    async with serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        key = await _key(http)
+        body = {"model": "m", "messages": [{"role": "user", "content": "which headers?"}]}
+        response = await http.post(f"{BASE}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert "tok-123" not in response.text
+    tool_result = fake_llm.requests[1].messages[-1]["content"]
+    assert '"authorization": "bearer tok-123"' in tool_result.lower(), tool_result

@@ -28,6 +28,7 @@ import anyio
 
 from inkeep_runtime.agent.prompt import history_messages, history_window, system_prompt, transfer_note
 from inkeep_runtime.agent.turn import TurnOutcome, TurnSetup, run_turn
+from inkeep_runtime.credentials import CredentialResolver
 from inkeep_runtime.errors import Conflict, InkeepError, NotFound, TurnLimitExceeded, UpstreamError
 from inkeep_runtime.events import AgentTransferred, Problem, RunCompleted, RunEvent, RunFailed, RunStarted, Usage
 from inkeep_runtime.graph.contract import PreparedRun, RunTarget
@@ -79,12 +80,15 @@ class GraphExecutor:
         mcp: McpPool,
         settings: Settings,
         version_of: Callable[[str], int],
+        credentials: CredentialResolver | None = None,
     ) -> None:
         self._llm = llm
         self._offline_llm = offline_llm
         self._mcp = mcp
         self._settings = settings
-        self._loader = GraphLoader(store, version_of=version_of, tool_timeout_s=settings.tool_timeout_s)
+        self._loader = GraphLoader(
+            store, version_of=version_of, tool_timeout_s=settings.tool_timeout_s, credentials=credentials
+        )
         self._conversations = ConversationStore(store)
         self._tool_lists: dict[str, tuple[float, list[McpToolInfo]]] = {}
         self._tool_limiter = anyio.CapacityLimiter(settings.max_parallel_tools)
