@@ -22,18 +22,19 @@ __all__ = ["serve"]
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp, *, grace_s: float = 2.0) -> AsyncIterator[str]:
-    """Serve `app` on `127.0.0.1` at a free port; yield its base URL (`http://127.0.0.1:PORT`).
+async def serve(app: ASGIApp, *, port: int = 0, grace_s: float = 2.0) -> AsyncIterator[str]:
+    """Serve `app` on `127.0.0.1`; yield its base URL (`http://127.0.0.1:PORT`).
 
     Args:
         app: Any ASGI application; its lifespan runs when it has one.
+        port: 0 for a free port, or the port of an earlier server to simulate a restart.
         grace_s: How long shutdown waits for in-flight responses before cancelling them.
 
     Raises:
         RuntimeError: The app's lifespan start-up failed.
     """
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, http="h11", ws="none", lifespan="auto", log_level="warning", access_log=False
+        app, host="127.0.0.1", port=port, http="h11", ws="none", lifespan="auto", log_level="warning", access_log=False
     )
     config.load()
     server = uvicorn.Server(config)

@@ -6,8 +6,8 @@ request headers the tool call arrived with, as JSON).
 
 Every HTTP variant is the SDK's own ASGI app (`MCPServer.streamable_http_app()` / `sse_app()`) run by
 uvicorn on `127.0.0.1` inside the test's event loop, wrapped in `Recorder`, which notes each request
-(method, path, headers and JSON-RPC method) so tests can count handshakes and check headers. `serve(app)`
-yields the base URL; `serve(app, port=...)` brings a server back on the same port after a restart.
+(method, path, headers and JSON-RPC method) so tests can count handshakes and check headers; servers run with
+`tests.fakes.servers.serve`, whose `port=` brings a server back on the same port after a restart.
 The stdio variant is this very file run as a script: `python fake_mcp.py` (see `stdio_command()`).
 """
 
@@ -22,11 +22,12 @@ from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
+
+from tests.fakes.servers import serve
 
 __all__ = [
     "FAKE_MCP_TOKEN",
@@ -40,7 +41,6 @@ __all__ = [
     "fake_mcp_stdio",
     "fake_mcp_url",
     "requires_bearer",
-    "serve",
     "serve_fake_mcp",
     "stdio_command",
 ]
@@ -204,27 +204,6 @@ def requires_bearer(app: ASGIApp, token: str, *, resource_metadata: str) -> ASGI
     return guarded
 
 
-@asynccontextmanager
-async def serve(app: ASGIApp, *, port: int = 0) -> AsyncIterator[str]:
-    """Run `app` with uvicorn on `127.0.0.1:port` (0 picks a free port) in this loop; yield `http://127.0.0.1:PORT`.
-
-    No task group spans the `yield` (uvicorn's listeners are loop callbacks and its lifespan its own
-    task), so this also works in pytest-asyncio fixtures, whose setup and teardown run in different
-    tasks. Leaving the block stops the server hard (open streams are cut after 1 s), as a crash would.
-    """
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=1
-    )
-    config.load()
-    server = uvicorn.Server(config)
-    server.lifespan = config.lifespan_class(config)  # what Server.serve() sets up before startup()
-    await server.startup()
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        await server.shutdown()
-
-
 @dataclass(slots=True)
 class FakeMcpServer:
     """A running fake: where to reach it and what it has seen."""
@@ -273,7 +252,7 @@ async def serve_fake_mcp(
         outer = requires_bearer(
             recorder, bearer_token, resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource"
         )
-    async with serve(outer, port=port) as base:
+    async with serve(outer, port=port, grace_s=1) as base:  # a hard stop, as a crash would be
         yield FakeMcpServer(base_url=base, url=f"{base}{path}", recorder=recorder, events=events)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from inkeep_runtime.events import AgentTransferred, DelegationReturned, RunCompleted, ToolCallFinished
 from inkeep_runtime.store.engine import Store
-from tests.fakes_mcp.fake_mcp import serve
+from tests.fakes.servers import serve
 from tests.graph.harness import TARGET, executor, push, request, text_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,9 @@ from inkeep_runtime.mcp import (
     open_session,
     spec_from_config,
 )
+from tests.fakes.servers import serve
 from tests.fakes_mcp import fake_mcp as fakes
-from tests.fakes_mcp.fake_mcp import FAKE_MCP_TOKEN, FakeMcpServer, serve, serve_fake_mcp, stdio_command
+from tests.fakes_mcp.fake_mcp import FAKE_MCP_TOKEN, FakeMcpServer, serve_fake_mcp, stdio_command
 
 # The shared fixtures, until tests/conftest.py registers tests.fakes_mcp.fake_mcp as a plugin.
 fake_mcp = fakes.fake_mcp
