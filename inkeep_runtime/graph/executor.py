@@ -37,7 +37,7 @@ from inkeep_runtime.graph.loader import GraphLoader
 from inkeep_runtime.graph.relations import DelegateTarget, McpTarget, ToolCatalog, build_catalog
 from inkeep_runtime.ids import new_id
 from inkeep_runtime.llm.client import LLMClient
-from inkeep_runtime.llm.messages import AssistantMessage, Message, SystemMessage, UserMessage
+from inkeep_runtime.llm.messages import AssistantMessage, Message, SystemMessage, ToolResultMessage, UserMessage
 from inkeep_runtime.llm.offline import OFFLINE_MODEL, is_offline_model
 from inkeep_runtime.mcp import McpPool, McpToolInfo, ToolResult
 from inkeep_runtime.protocols.requests import RunRequest
@@ -362,7 +362,7 @@ def _internal(message: Message, agent_id: str, run_id: str) -> NewMessage:
             tool_calls=calls,
             run_id=run_id,
         )
-    assert hasattr(message, "tool_call_id")
+    assert isinstance(message, ToolResultMessage), f"unexpected message in a turn's output: {type(message).__name__}"
     return NewMessage(
         role="tool",
         content=message.content,
