@@ -16,7 +16,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inkeep_runtime.store import m001_initial, m002_conversations
+from inkeep_runtime.store import m001_initial, m002_conversations, m007_query_logs
 
 __all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
 
@@ -27,6 +27,7 @@ Migration = Callable[[sa.Connection], None]
 MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
     ("m001_initial", m001_initial.upgrade),
     ("m002_conversations", m002_conversations.upgrade),
+    ("m007_query_logs", m007_query_logs.upgrade),
 )
 
 _LEDGER = sa.Table(

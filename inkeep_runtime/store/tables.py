@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKeyConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from inkeep_runtime.store.tables_observe import QueryLog, QueryStep, ToolCallLog
+
 __all__ = [
     "Agent",
     "AgentArtifactComponent",
@@ -29,7 +31,10 @@ __all__ = [
     "ExternalAgent",
     "Message",
     "Project",
+    "QueryLog",
+    "QueryStep",
     "Tool",
+    "ToolCallLog",
 ]
 
 _ID = 255
