@@ -1,0 +1,1 @@
+"""Observability: query logs, analytics and OpenTelemetry traces of runs."""
