@@ -28,9 +28,10 @@ install: $(STAMP) $(NODE_STAMP) ## Create .venv and install the package with pin
 
 serve: $(STAMP) ## Migrate ./data/inkeep.db, load graphs/ into default/default, serve on http://127.0.0.1:3002
 	$(BIN)/inkeep-runtime migrate --database-url '$(DATABASE_URL)'
-	@# The example graph's MCP tool server runs beside the runtime and stops with it.
+	@# The example graph's MCP tool server and user-profile service run beside the runtime and stop with it.
 	@$(BIN)/python examples/support_tools_mcp.py --port 3011 >/dev/null 2>&1 & mcp=$$!; \
-	trap 'kill $$mcp 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python examples/profile_service.py --port 3012 >/dev/null 2>&1 & profiles=$$!; \
+	trap 'kill $$mcp $$profiles 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/inkeep-runtime serve --host $(HOST) --port $(PORT) --database-url '$(DATABASE_URL)' --graphs graphs
 
 migrate: $(STAMP) ## Apply pending database migrations

@@ -26,6 +26,9 @@ let conversationId = null;
 const transport = new DefaultChatTransport({
   api: `${base}/tenants/default/projects/default/graphs/customer-support/api/chat`,
   headers: { authorization: `Bearer ${process.env.INKEEP_API_KEY || 'dev-mode'}` },
+  // The graph's context config requires the customer's userId; their profile is fetched from
+  // examples/profile_service.py (`make serve` starts it on port 3012).
+  body: { requestContext: { userId: 'ada' } },
   fetch: async (url, init) => {
     const response = await fetch(url, init);
     conversationId = response.headers.get('x-conversation-id');

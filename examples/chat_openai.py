@@ -9,6 +9,8 @@ graph, and run:
 
 A server started with `--dev` accepts any key. The answer streams token by token; the conversation id
 comes back in the `x-conversation-id` header, and sending it as `conversationId` continues the conversation.
+`requestContext` names the customer (`userId`, required by the graph's context config); the runtime
+fetches their profile from examples/profile_service.py, which `make serve` starts on port 3012.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from openai import OpenAI
 
 GRAPH_PATH = "/tenants/default/projects/default/graphs/customer-support/v1"
+USER_ID = "ada"
 
 
 def main(base_url: str, message: str) -> None:
@@ -26,7 +29,9 @@ def main(base_url: str, message: str) -> None:
     client = OpenAI(base_url=base_url + GRAPH_PATH, api_key=os.environ.get("INKEEP_API_KEY") or "dev-mode")
     conversation_id: str | None = None
     for text in (message, "Thanks! Anything else I should know?"):
-        extra = {"conversationId": conversation_id} if conversation_id else {}
+        extra: dict[str, object] = {"requestContext": {"userId": USER_ID}}
+        if conversation_id:
+            extra["conversationId"] = conversation_id
         stream = client.chat.completions.create(
             model="customer-support",  # required by the SDK; the graph decides which model answers
             messages=[{"role": "user", "content": text}],

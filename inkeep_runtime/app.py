@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import anyio
 import httpx
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from inkeep_runtime.a2a.client import A2AClient
+from inkeep_runtime.a2a.server import A2AServer
+from inkeep_runtime.agent.approvals import ApprovalBroker
 from inkeep_runtime.credentials import CredentialResolver
 from inkeep_runtime.errors import InkeepError, MethodNotAllowed, NotFound, RequestError
 from inkeep_runtime.graph.contract import Runner
@@ -28,11 +34,17 @@ from inkeep_runtime.http.endpoint import Endpoint, to_routes
 from inkeep_runtime.http.middleware import AdminAuthMiddleware, RequestIdMiddleware
 from inkeep_runtime.http.openapi import build_openapi
 from inkeep_runtime.http.problems import problem_response
+from inkeep_runtime.http.tool_approvals import tool_approval_endpoints
 from inkeep_runtime.llm.client import LiteLLMClient, LLMClient
 from inkeep_runtime.llm.offline import OfflineModelClient
 from inkeep_runtime.manage import manage_endpoints
 from inkeep_runtime.manage.graph_files import load_graph_dir
 from inkeep_runtime.mcp.pool import McpPool
+from inkeep_runtime.oauth.tokens import OAuthTokens
+from inkeep_runtime.observe.otel import TracingMiddleware, capture_content, tracer_of, tracer_provider_from_env
+from inkeep_runtime.observe.recording import RecordingRunner
+from inkeep_runtime.observe.tracing import TracingRunner
+from inkeep_runtime.observe.writer import QueryLogWriter
 from inkeep_runtime.settings import Settings
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.migrations import migrate
@@ -68,7 +80,8 @@ def startup_banner(settings: Settings, graphs: list[str]) -> str:
         f"    curl{admin} {crud}/agent-graphs",
         key_step,
         f"    curl -N {chat}{auth} -H 'Content-Type: application/json' -H 'x-emit-operations: true' "
-        '-d \'{"model": "any", "stream": true, "messages": [{"role": "user", "content": "Hello"}]}\'',
+        '-d \'{"model": "any", "stream": true, "requestContext": {"userId": "ada"}, '
+        '"messages": [{"role": "user", "content": "Hello"}]}\'',
         f"    open {base}/openapi.json for every route",
     ]
     if settings.dev:
@@ -97,6 +110,16 @@ class Services:
     """Outbound HTTP (credential stores); closed with the app."""
     runner: Runner | None = None
     """The graph executor (set when the app starts)."""
+    credentials: CredentialResolver | None = None
+    """Resolves credential references (env, memory, nango, oauth); set by `create_app`."""
+    approvals: ApprovalBroker | None = None
+    """Tool-call approvals (`agent/approvals.py`); set by `create_app`."""
+    tracer: Tracer = field(default_factory=lambda: tracer_of(None))
+    """OpenTelemetry tracer (a no-op one unless `OTEL_*` variables or the caller configure tracing)."""
+    capture_content: bool = False
+    """Spans may carry tool arguments and messages (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`)."""
+    query_log: QueryLogWriter | None = None
+    """The query-log write queue (set with the default runner, which records every run through it)."""
     definitions_version: dict[str, int] = field(default_factory=dict)
     """Per-scope counter bumped on every definition write (runnable-graph caches key on it)."""
 
@@ -118,7 +141,13 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, RequestError(str(exc.detail)))
 
 
-def _services(settings: Settings, store: Store | None, llm: LLMClient | None, runner: Runner | None) -> Services:
+def _services(
+    settings: Settings,
+    store: Store | None,
+    llm: LLMClient | None,
+    runner: Runner | None,
+    tracer_provider: TracerProvider | None,
+) -> Services:
     opened = store or Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     services = Services(
         settings=settings,
@@ -128,6 +157,12 @@ def _services(settings: Settings, store: Store | None, llm: LLMClient | None, ru
         mcp=McpPool(),
         http=httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)),
         runner=runner,
+        tracer=tracer_of(tracer_provider),
+        capture_content=capture_content(settings.environment),
+    )
+    services.approvals = ApprovalBroker(opened, timeout_s=settings.approval_timeout_s, poll_s=settings.approval_poll_s)
+    services.credentials = CredentialResolver.from_settings(
+        settings, http=services.http, oauth=OAuthTokens(opened, services.http)
     )
     if services.runner is None:
         services.runner = GraphExecutor(
@@ -137,8 +172,18 @@ def _services(settings: Settings, store: Store | None, llm: LLMClient | None, ru
             mcp=services.mcp,
             settings=settings,
             version_of=lambda key: services.definitions_version.get(key, 0),
-            credentials=CredentialResolver.from_settings(settings, http=services.http),
+            credentials=services.credentials,
+            a2a=A2AClient(http=services.http, timeout_s=settings.tool_timeout_s),
+            http=services.http,
+            approvals=services.approvals,
         )
+        services.approvals.host = services.runner
+        services.query_log = QueryLogWriter(opened, retention_days=settings.query_log_retention_days)
+        services.runner = RecordingRunner(
+            services.runner, services.query_log, capture_arguments=settings.query_log_capture_arguments
+        )
+        if tracer_provider is not None:  # tracing off: no per-event cost at all
+            services.runner = TracingRunner(services.runner, services.tracer, capture=services.capture_content)
     return services
 
 
@@ -150,6 +195,7 @@ def create_app(
     runner: Runner | None = None,
     run_migrations: bool = True,
     announce: bool = False,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """Build the ASGI app.
 
@@ -160,9 +206,19 @@ def create_app(
         runner: the executor behind the run API; by default the graph executor.
         run_migrations: apply pending migrations at start-up.
         announce: print where the server is and what to call next once it is ready (the CLI does).
+        tracer_provider: where spans go; by default from the `OTEL_*` variables (none: tracing off).
+            A provider the caller passes is the caller's to shut down.
     """
-    services = _services(settings, store, llm, runner)
-    endpoints: list[Endpoint] = [*manage_endpoints(), *chat_endpoints(), *data_stream_endpoints()]
+    owned_provider = tracer_provider_from_env(settings.environment) if tracer_provider is None else None
+    services = _services(settings, store, llm, runner, tracer_provider or owned_provider)
+    a2a_server = A2AServer(services)
+    endpoints: list[Endpoint] = [
+        *manage_endpoints(),
+        *chat_endpoints(),
+        *data_stream_endpoints(),
+        *tool_approval_endpoints(),
+        *a2a_server.endpoints(),
+    ]
     openapi: dict[str, Any] = {}
 
     async def health(_request: Request) -> Response:
@@ -183,18 +239,23 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if run_migrations:
             await migrate(services.store.engine)
+        if services.approvals is not None:  # approvals that expired while no process was running
+            await services.approvals.rows.expire_overdue()
         loaded: list[str] = []
         if settings.graphs_dir is not None:
             loaded = await load_graph_dir(services.store, Scope("default", "default"), settings.graphs_dir)
         if isinstance(services.llm, LiteLLMClient):
             await services.llm.warm()
         try:
-            async with services.mcp:
+            query_log = services.query_log.running() if services.query_log is not None else nullcontext()
+            async with services.mcp, a2a_server.running(), query_log:
                 if announce:
                     print(startup_banner(settings, loaded), flush=True)
                 yield {"services": services}
         finally:
             await services.http.aclose()
+            if owned_provider is not None:
+                await anyio.to_thread.run_sync(owned_provider.shutdown)  # flushes the batch processors
             if store is None:
                 await services.store.close()
 
@@ -202,6 +263,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(TracingMiddleware, tracer=services.tracer),
             Middleware(RequestIdMiddleware),
             Middleware(AdminAuthMiddleware, token=settings.admin_token),
         ],

@@ -17,7 +17,7 @@ InkeepError 500
   │   ├ TurnLimitExceeded 422 (transfer/step/delegation-depth guards)
   │   └ RunDeadlineExceeded 504
   └ UpstreamError 502
-      ├ LLMError 502 → LLMTimeout 504, LLMRateLimited 503
+      ├ LLMError 502 → LLMTimeout 504, LLMRateLimited 503, InvalidModelOutput 502
       └ ToolError 502 → MCPUnavailable 502, ToolTimeout 504
 ```
 Every class carries `status`, `code` (a slug) and `title`; an instance carries `detail` and optional
@@ -36,6 +36,7 @@ __all__ = [
     "Forbidden",
     "GraphDefinitionError",
     "InkeepError",
+    "InvalidModelOutput",
     "InvalidRequest",
     "LLMError",
     "LLMRateLimited",
@@ -65,11 +66,14 @@ class FieldError:
     """JSON pointer into the request (`/agents/router/name`), or `query.limit` style for parameters."""
     message: str
     """What was wrong and what was expected."""
+    expected: str | None = None
+    """What the schema asks for (`string`, `present`, `minLength: 3`), when known."""
 
     def to_dict(self) -> dict[str, str]:
         """Render for a problem body."""
         field = self.pointer.lstrip("/").replace("/", ".") if self.pointer.startswith("/") else self.pointer
-        return {"field": field, "pointer": self.pointer, "message": self.message}
+        found = {"field": field, "pointer": self.pointer, "message": self.message}
+        return found if self.expected is None else {**found, "expected": self.expected}
 
 
 class InkeepError(Exception):
@@ -231,6 +235,13 @@ class LLMRateLimited(LLMError):
     status = 503
     code = "llm_rate_limited"
     title = "Model Rate Limited"
+
+
+class InvalidModelOutput(LLMError):
+    """The model's structured answer (data components) stayed invalid after one corrected retry."""
+
+    code = "invalid_model_output"
+    title = "Invalid Model Output"
 
 
 class ToolError(UpstreamError):

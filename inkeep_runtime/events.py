@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 __all__ = [
     "AgentTransferred",
+    "ArtifactSaved",
+    "ContextFetched",
     "DataComponent",
     "DelegationReturned",
     "DelegationStarted",
@@ -21,9 +23,12 @@ __all__ = [
     "RunEvent",
     "RunFailed",
     "RunStarted",
+    "StatusSummary",
     "StepFinished",
     "StepStarted",
     "TextDelta",
+    "ToolApprovalRequested",
+    "ToolApprovalResolved",
     "ToolCallFinished",
     "ToolCallStarted",
     "Usage",
@@ -60,6 +65,8 @@ class StepStarted:
 
     agent_id: str
     step: int
+    model: str = ""
+    """The model this step calls (empty when unknown)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +75,10 @@ class StepFinished:
 
     agent_id: str
     step: int
+    input_tokens: int = 0
+    """Prompt tokens of this step's model call (0 when the provider reported none)."""
+    output_tokens: int = 0
+    """Completion tokens of this step's model call."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +97,12 @@ class ToolCallStarted:
     call_id: str
     tool_name: str
     arguments: dict[str, Any]
+    tool_id: str = ""
+    """The MCP server record (`tools` row) the call goes to."""
+    tool_server_name: str = ""
+    """That record's name."""
+    server_tool_name: str = ""
+    """The tool's name on the MCP server (`tool_name` is the model-facing, sanitised name)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +114,42 @@ class ToolCallFinished:
     tool_name: str
     output: Any
     is_error: bool = False
+    error_type: str | None = None
+    """Why it failed, in the query-log taxonomy (`observe.taxonomy.ERROR_TYPES`); None on success."""
+    duration_ms: int | None = None
+    """How long the call itself took (None when unknown)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolApprovalRequested:
+    """A tool call waits for a human decision (its `ToolCallStarted` came first); see `agent/approvals.py`."""
+
+    agent_id: str
+    call_id: str
+    approval_id: str
+    tool_name: str
+    """The model-facing tool name (as in `ToolCallStarted`)."""
+    tool_id: str
+    """The MCP server record the call goes to."""
+    server_tool_name: str
+    """The tool's name on the MCP server."""
+    arguments: dict[str, Any]
+    run_id: str
+    """The run (query) that asks."""
+    expires_at: str
+    """ISO-8601 UTC time after which the call counts as rejected (`expired`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolApprovalResolved:
+    """A human (or the clock) decided a pending approval; a rejected or expired call is not run."""
+
+    agent_id: str
+    call_id: str
+    approval_id: str
+    tool_name: str
+    decision: Literal["approved", "rejected", "expired"]
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +194,51 @@ class DataComponent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ArtifactSaved:
+    """An agent saved a tool result as an artifact; clients see its summary (the full data stays stored)."""
+
+    agent_id: str
+    artifact_id: str
+    tool_call_id: str
+    type: str
+    """The artifact component's name."""
+    name: str
+    description: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextFetched:
+    """A context variable was resolved for this turn (fetched, reused from the cache, or defaulted).
+
+    For query logs and tracing; protocol adapters do not show it to clients.
+    """
+
+    name: str
+    """The variable's key (`userProfile`)."""
+    trigger: Literal["initialization", "invocation"]
+    cached: bool
+    """Reused: from the conversation's cache, or from a concurrent turn's fetch of the same value."""
+    ok: bool
+    """False when the fetch failed and the variable's `defaultValue` (or null) was used."""
+    duration_ms: float
+    error: str | None = None
+    """What failed (never a secret or the rendered request)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusSummary:
+    """A short progress update of a long turn, written by the summarizer model (`agent/status.py`)."""
+
+    type: str
+    """The status component it fills (e.g. `retrieve`, `action`, or one of the graph's `statusComponents`)."""
+    label: str
+    """A few words for the user, e.g. "Found three open orders"."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Structured details, valid against the component's schema."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Usage:
     """Token counts of the run so far (summed over every model call)."""
 
@@ -169,10 +267,15 @@ RunEvent = (
     | TextDelta
     | ToolCallStarted
     | ToolCallFinished
+    | ToolApprovalRequested
+    | ToolApprovalResolved
     | AgentTransferred
     | DelegationStarted
     | DelegationReturned
     | DataComponent
+    | ArtifactSaved
+    | ContextFetched
+    | StatusSummary
     | Usage
     | RunCompleted
     | RunFailed

@@ -33,11 +33,15 @@ _INTEGERS = (
     ("INKEEP_PORT", "port", 0, 65535),
     ("INKEEP_MAX_BODY_BYTES", "max_body_bytes", 1024, 1024**3),
     ("INKEEP_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 600_000),
+    ("INKEEP_CONTEXT_MAX_RESPONSE_BYTES", "context_max_response_bytes", 1024, 1024**3),
+    ("INKEEP_QUERY_LOG_RETENTION_DAYS", "query_log_retention_days", 0, 36_500),
 )
 _SECONDS = (
     ("INKEEP_LLM_TIMEOUT_S", "llm_timeout_s"),
     ("INKEEP_TOOL_TIMEOUT_S", "tool_timeout_s"),
     ("INKEEP_RUN_DEADLINE_S", "run_deadline_s"),
+    ("INKEEP_APPROVAL_TIMEOUT_S", "approval_timeout_s"),
+    ("INKEEP_CONTEXT_FETCH_TIMEOUT_S", "context_fetch_timeout_s"),
 )
 _STRINGS = (
     ("INKEEP_HOST", "host"),
@@ -46,6 +50,7 @@ _STRINGS = (
     ("INKEEP_ADMIN_TOKEN", "admin_token"),
     ("NANGO_SERVER_URL", "nango_base_url"),
     ("NANGO_SECRET_KEY", "nango_secret_key"),
+    ("INKEEP_PUBLIC_URL", "public_url"),
 )
 
 
@@ -73,6 +78,11 @@ def _from_environ(environ: Mapping[str, str], problems: list[str]) -> dict[str, 
                 problems.append(f"{key}={raw!r} is not a number of seconds in (0, 86400].")
             else:
                 values[attr] = seconds
+    capture = environ.get("INKEEP_QUERY_LOG_CAPTURE_ARGUMENTS", "").lower()
+    if capture in {"1", "true", "yes"}:
+        values["query_log_capture_arguments"] = True
+    elif capture not in {"", "0", "false", "no"}:
+        problems.append(f"INKEEP_QUERY_LOG_CAPTURE_ARGUMENTS={capture!r} is not a boolean (use 1/0, true/false).")
     dev = environ.get("INKEEP_DEV", "").lower()
     if dev in {"1", "true", "yes"}:
         values["dev"] = True
@@ -115,14 +125,31 @@ class Settings:
     """Default `stopWhen.stepCountIs` (model calls per agent turn)."""
     max_delegation_depth: int = 3
     """How deep delegations may nest."""
+    max_a2a_hops: int = 5
+    """How many A2A hops a chain of servers may make (`x-inkeep-a2a-hops`): stops delegation loops between servers."""
     max_parallel_tools: int = 8
     """Tool calls of one step run concurrently up to this bound."""
     max_messages: int = 200
     """Most messages accepted in one chat request."""
+    approval_timeout_s: float = 600.0
+    """How long a tool call waits for a human decision before it expires (`INKEEP_APPROVAL_TIMEOUT_S`)."""
+    approval_poll_s: float = 1.0
+    """How often a waiting run checks for decisions made by other processes and renews its lease."""
+    context_fetch_timeout_s: float = 10.0
+    """Context-variable fetches without `fetchConfig.timeout` (`INKEEP_CONTEXT_FETCH_TIMEOUT_S`)."""
+    context_max_response_bytes: int = 1_000_000
+    """Largest context-variable response read (`INKEEP_CONTEXT_MAX_RESPONSE_BYTES`)."""
+    query_log_retention_days: int = 30
+    """Query logs older than this are deleted (`INKEEP_QUERY_LOG_RETENTION_DAYS`; 0 keeps them forever)."""
+    query_log_capture_arguments: bool = False
+    """Store tool-call arguments (redacted, truncated) in the query log (`INKEEP_QUERY_LOG_CAPTURE_ARGUMENTS`)."""
     nango_base_url: str = "https://api.nango.dev"
     """Nango server that `nango` credential references are resolved through (`NANGO_SERVER_URL`)."""
     nango_secret_key: str | None = field(default=None, repr=False)
     """Nango secret key; without it `nango` credentials cannot be resolved (`NANGO_SECRET_KEY`)."""
+    public_url: str | None = None
+    """Base URL browsers reach this server at, e.g. `https://agents.example.com` (`INKEEP_PUBLIC_URL`); the OAuth
+    redirect URI is `<public_url>/oauth/callback`. Unset: derived from each request's own URL."""
     environment: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False, hash=False
     )
@@ -153,6 +180,8 @@ class Settings:
                 f"Database URL {self.database_url.split('://')[0]!r}:// is not supported; "
                 "expected sqlite+aiosqlite:// or postgresql+asyncpg://."
             )
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            found.append(f"INKEEP_PUBLIC_URL={self.public_url!r} is not an http(s) URL.")
         if not is_loopback_host(self.host):
             if self.admin_token is None:
                 found.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from inkeep_runtime.context.templates import TemplateRenderer
 from inkeep_runtime.graph.definition import AgentDefinition, GraphDefinition
 from inkeep_runtime.llm.messages import AssistantMessage, Message, SystemMessage, UserMessage
 from inkeep_runtime.store.conversations import MessageRecord
@@ -12,9 +13,27 @@ from inkeep_runtime.store.conversations import MessageRecord
 __all__ = ["history_messages", "history_window", "system_prompt", "transfer_note"]
 
 
-def system_prompt(graph: GraphDefinition, agent: AgentDefinition, *, is_delegated: bool = False) -> str:
-    """The agent's instructions plus who it works with and how to reach them."""
-    lines = [agent.instructions.strip(), "", f'You are {agent.name}, an agent of the team "{graph.name}".']
+def system_prompt(
+    graph: GraphDefinition,
+    agent: AgentDefinition,
+    *,
+    is_delegated: bool = False,
+    variables: Mapping[str, Any] | None = None,
+    renderer: TemplateRenderer | None = None,
+) -> str:
+    """The agent's instructions plus who it works with and how to reach them.
+
+    With `variables` (the graph has a context config), the instructions are a template rendered in the
+    sandbox with `requestContext` and the context variables (`{{userProfile.name}}`); plain text costs
+    nothing extra.
+
+    Raises:
+        ContextTemplateError: the instructions use an undefined variable or something the sandbox refuses.
+    """
+    instructions = agent.instructions
+    if variables is not None and renderer is not None:
+        instructions = renderer.render(instructions, variables, where=f"the instructions of agent '{agent.id}'")
+    lines = [instructions.strip(), "", f'You are {agent.name}, an agent of the team "{graph.name}".']
     if agent.transfers and not is_delegated:
         lines.append("You can hand the conversation to a teammate with a transfer tool when they fit better:")
         lines.extend(f"- {graph.describe(t)[0]} (transfer_to_{t}): {graph.describe(t)[1]}" for t in agent.transfers)

@@ -19,6 +19,9 @@ from typing import Any, Protocol
 
 import anyio
 
+from inkeep_runtime.agent.approvals import RunApprovals, denied_output, refuse_unapprovable
+from inkeep_runtime.agent.artifacts import ArtifactTools, watch_results
+from inkeep_runtime.agent.components import StructuredOutput
 from inkeep_runtime.errors import InkeepError, RunDeadlineExceeded, TurnLimitExceeded
 from inkeep_runtime.events import (
     DelegationReturned,
@@ -30,7 +33,14 @@ from inkeep_runtime.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from inkeep_runtime.graph.relations import DelegateTarget, McpTarget, ToolCatalog, TransferTarget
+from inkeep_runtime.graph.relations import (
+    DelegateTarget,
+    DeniedTarget,
+    FeatureTarget,
+    McpTarget,
+    ToolCatalog,
+    TransferTarget,
+)
 from inkeep_runtime.llm.client import LLMClient, LLMRequest, TextChunk, ToolCallChunk, UsageChunk
 from inkeep_runtime.llm.messages import AssistantMessage, Message, ToolResultMessage
 from inkeep_runtime.mcp import ToolResult
@@ -70,6 +80,12 @@ class TurnSetup:
     """`anyio.current_time()` value by which the whole run must end."""
     tool_limiter: anyio.CapacityLimiter
     allow_transfer: bool = True
+    approvals: RunApprovals | None = None
+    """The run's approval gate (`agent/approvals.py`); None: no tool needs approval."""
+    output: StructuredOutput | None = None
+    """The agent's data components (`agent/components.py`); None: it answers in plain text."""
+    artifacts: ArtifactTools | None = None
+    """The turn's artifact tools (`agent/artifacts.py`); None: the graph has no artifact components."""
 
 
 @dataclass(slots=True)
@@ -106,12 +122,18 @@ async def run_turn(
     history = list(messages)
     for step in range(1, setup.step_limit + 1):
         outcome.steps = step
-        yield StepStarted(agent_id=setup.agent_id, step=step)
+        yield StepStarted(agent_id=setup.agent_id, step=step, model=setup.model)
+        tokens_before = (outcome.input_tokens, outcome.output_tokens)
         text_parts: list[str] = []
         calls: list[ToolCallChunk] = []
         async for event in _model_step(setup, history, outcome, text_parts, calls):
             yield event
-        yield StepFinished(agent_id=setup.agent_id, step=step)
+        yield StepFinished(
+            agent_id=setup.agent_id,
+            step=step,
+            input_tokens=outcome.input_tokens - tokens_before[0],
+            output_tokens=outcome.output_tokens - tokens_before[1],
+        )
         text = "".join(text_parts)
         if not calls:
             return
@@ -139,7 +161,7 @@ async def run_turn(
                 outcome.produced.append(ToolResultMessage(tool_call_id=call.id, content=note))
             return
         results: dict[str, ToolResultMessage] = {}
-        async for event in _run_tools(setup, calls, tools, results):
+        async for event in watch_results(setup.artifacts, _run_tools(setup, calls, tools, results)):
             yield event
         for call in calls:
             history.append(results[call.id])
@@ -160,6 +182,10 @@ async def _model_step(
 ) -> AsyncIterator[RunEvent]:
     """One model call: stream its text out, collect its tool calls and usage."""
     request = LLMRequest(model=setup.model, messages=history, tools=setup.catalog.specs, options=setup.options)
+    if setup.output is not None:  # data components: a structured answer, streamed item by item
+        async for event in setup.output.model_step(setup, request, outcome, text_parts, calls):
+            yield event
+        return
     async with aclosing(setup.llm.stream(request)) as chunks:
         while True:
             try:
@@ -190,9 +216,15 @@ async def _run_tools(
     """Announce, run concurrently (bounded), then report every call of one step, in call order."""
     targets = [setup.catalog.targets.get(call.name) for call in calls]
     for call, target in zip(calls, targets, strict=True):
-        if isinstance(target, McpTarget):
+        if isinstance(target, McpTarget | DeniedTarget):
             yield ToolCallStarted(
-                agent_id=setup.agent_id, call_id=call.id, tool_name=call.name, arguments=dict(call.arguments)
+                agent_id=setup.agent_id,
+                call_id=call.id,
+                tool_name=call.name,
+                arguments=dict(call.arguments),
+                tool_id=target.binding.tool_id,
+                tool_server_name=target.binding.name,
+                server_tool_name=target.tool_name,
             )
         elif isinstance(target, DelegateTarget):
             message = call.arguments.get("message")
@@ -203,29 +235,41 @@ async def _run_tools(
                 message=message if isinstance(message, str) else "",
                 is_external=target.is_external,
             )
-    outputs: dict[str, tuple[Any, bool]] = {}
+    outputs: dict[str, tuple[Any, bool, str | None]] = {}
+    async for event in _approvals(setup, calls, targets, outputs):  # rejected calls get their output here
+        yield event
     guard: list[InkeepError] = []
+
+    durations_ms: dict[str, int] = {}
 
     async def run_one(call: ToolCallChunk, target: Any) -> None:
         async with setup.tool_limiter:
+            started = anyio.current_time()
             outputs[call.id] = await _run_one(call, target, tools, guard)
+            durations_ms[call.id] = round((anyio.current_time() - started) * 1000)
 
     try:
         with anyio.fail_at(setup.deadline):
             async with anyio.create_task_group() as group:
-                for call, target in zip(calls, targets, strict=True):
+                for call, target in _undecided(calls, targets, outputs):
                     group.start_soon(run_one, call, target)
     except TimeoutError as exc:
         raise _deadline() from exc
     if guard:
         raise guard[0]
     for call, target in zip(calls, targets, strict=True):
-        output, is_error = outputs[call.id]
+        output, is_error, error_type = outputs[call.id]
         text = output if isinstance(output, str) else json.dumps(output, default=str)
         results[call.id] = ToolResultMessage(tool_call_id=call.id, content=_truncate(text))
-        if isinstance(target, McpTarget):
+        if isinstance(target, McpTarget | DeniedTarget):
             yield ToolCallFinished(
-                agent_id=setup.agent_id, call_id=call.id, tool_name=call.name, output=output, is_error=is_error
+                agent_id=setup.agent_id,
+                call_id=call.id,
+                tool_name=call.name,
+                output=output,
+                is_error=is_error,
+                error_type=error_type,
+                duration_ms=durations_ms.get(call.id),
             )
         elif isinstance(target, DelegateTarget):
             yield DelegationReturned(
@@ -237,22 +281,53 @@ async def _run_tools(
             )
 
 
-async def _run_one(call: ToolCallChunk, target: Any, tools: ToolRunner, guard: list[InkeepError]) -> tuple[Any, bool]:
+async def _approvals(
+    setup: TurnSetup, calls: list[ToolCallChunk], targets: list[Any], outputs: dict[str, tuple[Any, bool, str | None]]
+) -> AsyncIterator[RunEvent]:
+    """Pause for the human decisions this step needs (outside any cancel scope; see module doc)."""
+    if setup.approvals is None:
+        refuse_unapprovable(calls, targets, outputs)
+        return
+    async for event in setup.approvals.gate(setup.agent_id, calls, targets, outputs):
+        yield event
+
+
+def _undecided(
+    calls: list[ToolCallChunk], targets: list[Any], outputs: dict[str, tuple[Any, bool, str | None]]
+) -> list[tuple[ToolCallChunk, Any]]:
+    """The calls still to run (an approval rejected or expired already decided the others' output)."""
+    return [(call, target) for call, target in zip(calls, targets, strict=True) if call.id not in outputs]
+
+
+async def _run_one(
+    call: ToolCallChunk, target: Any, tools: ToolRunner, guard: list[InkeepError]
+) -> tuple[Any, bool, str | None]:
+    """Run one call; return (output, is_error, error type in the query-log taxonomy)."""
     if call.arguments_error is not None:
-        return f"Error: the arguments were not valid JSON ({call.arguments_error}); call the tool again.", True
+        invalid = f"Error: the arguments were not valid JSON ({call.arguments_error}); call the tool again."
+        return invalid, True, "invalid_arguments"
+    if isinstance(target, DeniedTarget):
+        return denied_output(target), True, "permission_denied"
+    if isinstance(target, FeatureTarget):  # artifact tools, run in-process
+        answer, failed = await target.handler.call(call.id, target.feature, dict(call.arguments))
+        return answer, failed, "invalid_arguments" if failed else None
     if isinstance(target, McpTarget):
         result = await tools.call_mcp(target, dict(call.arguments))
         output: Any = (
             result.structured if result.structured is not None and not result.content_text else result.content_text
         )
-        return (f"Error: {output}" if result.is_error else output), result.is_error
+        if not result.is_error:
+            return output, False, None
+        return f"Error: {output}", True, result.error_type or "tool_error"
     if isinstance(target, DelegateTarget):
         message = call.arguments.get("message")
         if not isinstance(message, str) or not message.strip():
-            return "Error: delegation needs a non-empty `message` string.", True
+            return "Error: delegation needs a non-empty `message` string.", True, "invalid_arguments"
         try:
-            return await tools.delegate(target, message)
+            answer, is_error = await tools.delegate(target, message)
         except TurnLimitExceeded as exc:
             guard.append(exc)
-            return f"Error: {exc.detail}", True
-    return f"Error: there is no tool named '{call.name}' available to you; use only the tools you were given.", True
+            return f"Error: {exc.detail}", True, "limit_exceeded"
+        return answer, is_error, None
+    unknown = f"Error: there is no tool named '{call.name}' available to you; use only the tools you were given."
+    return unknown, True, "invalid_arguments"

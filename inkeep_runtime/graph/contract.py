@@ -10,7 +10,7 @@ calls, and the partial answer is stored.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +40,9 @@ class PreparedRun:
     agent_id: str
     """The agent that answers first (the conversation's active agent)."""
     is_new_conversation: bool
+    observer: Callable[[RunEvent], None] | None = None
+    """Sees the events the stream does not yield (a delegated agent's steps and tool calls); the query-log
+    recorder sets it. Called synchronously on the run's task: it must not block or raise."""
 
 
 class Runner(Protocol):

@@ -13,26 +13,46 @@ How a turn flows:
 4. Whatever happens (completion, failure, client disconnect), the answer so far is stored in a
    `finally` under a short shielded timeout, marked partial unless the run completed.
 
-Everything runs in-process: no HTTP calls to ourselves and no global stream registry.
+Everything runs in-process: no HTTP calls to ourselves and no global stream registry. Only external
+agents are reached over A2A (`graph/external.py`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
+import httpx
 
+from inkeep_runtime.a2a.client import A2AClient
+from inkeep_runtime.agent.approvals import ApprovalBroker, ApprovalContext, RunApprovals
+from inkeep_runtime.agent.artifacts import ArtifactTools
+from inkeep_runtime.agent.components import StructuredOutput
 from inkeep_runtime.agent.prompt import history_messages, history_window, system_prompt, transfer_note
+from inkeep_runtime.agent.status import StatusSummarizer, with_status_updates
+from inkeep_runtime.agent.status_config import summarizer_model
 from inkeep_runtime.agent.turn import TurnOutcome, TurnSetup, run_turn
+from inkeep_runtime.context import ContextService
 from inkeep_runtime.credentials import CredentialResolver
-from inkeep_runtime.errors import Conflict, InkeepError, NotFound, TurnLimitExceeded, UpstreamError
-from inkeep_runtime.events import AgentTransferred, Problem, RunCompleted, RunEvent, RunFailed, RunStarted, Usage
+from inkeep_runtime.errors import Conflict, InkeepError, NotFound, TurnLimitExceeded
+from inkeep_runtime.events import (
+    AgentTransferred,
+    ContextFetched,
+    Problem,
+    RunCompleted,
+    RunEvent,
+    RunFailed,
+    RunStarted,
+    Usage,
+)
 from inkeep_runtime.graph.contract import PreparedRun, RunTarget
 from inkeep_runtime.graph.definition import AgentDefinition, GraphDefinition, McpBinding
+from inkeep_runtime.graph.external import ExternalAgents, ExternalHandoff
 from inkeep_runtime.graph.loader import GraphLoader
 from inkeep_runtime.graph.relations import DelegateTarget, McpTarget, ToolCatalog, build_catalog
 from inkeep_runtime.ids import new_id
@@ -40,8 +60,10 @@ from inkeep_runtime.llm.client import LLMClient
 from inkeep_runtime.llm.messages import AssistantMessage, Message, SystemMessage, ToolResultMessage, UserMessage
 from inkeep_runtime.llm.offline import OFFLINE_MODEL, is_offline_model
 from inkeep_runtime.mcp import McpPool, McpToolInfo, ToolResult
+from inkeep_runtime.observe.taxonomy import error_type_of
 from inkeep_runtime.protocols.requests import RunRequest
 from inkeep_runtime.settings import Settings
+from inkeep_runtime.store.artifacts import ArtifactStore
 from inkeep_runtime.store.conversations import ConversationStore, NewMessage
 from inkeep_runtime.store.engine import Store
 from inkeep_runtime.store.rows import Scope
@@ -66,6 +88,8 @@ class _Run:
     answers: list[tuple[str, TurnOutcome]] = field(default_factory=list)
     transfers: int = 0
     completed: bool = False
+    variables: Mapping[str, Any] | None = None
+    """Template variables of the graph's context config (None: the graph has none)."""
 
 
 class GraphExecutor:
@@ -81,8 +105,12 @@ class GraphExecutor:
         settings: Settings,
         version_of: Callable[[str], int],
         credentials: CredentialResolver | None = None,
+        a2a: A2AClient | None = None,
+        http: httpx.AsyncClient | None = None,
+        approvals: ApprovalBroker | None = None,
     ) -> None:
         self._llm = llm
+        self._approvals = approvals
         self._offline_llm = offline_llm
         self._mcp = mcp
         self._settings = settings
@@ -90,8 +118,17 @@ class GraphExecutor:
             store, version_of=version_of, tool_timeout_s=settings.tool_timeout_s, credentials=credentials
         )
         self._conversations = ConversationStore(store)
+        self._context = ContextService(
+            store,
+            http=http,
+            credentials=credentials,
+            fetch_timeout_s=settings.context_fetch_timeout_s,
+            max_response_bytes=settings.context_max_response_bytes,
+        )
         self._tool_lists: dict[str, tuple[float, list[McpToolInfo]]] = {}
         self._tool_limiter = anyio.CapacityLimiter(settings.max_parallel_tools)
+        self._artifacts = ArtifactStore(store)
+        self._external = ExternalAgents(a2a or A2AClient(timeout_s=settings.tool_timeout_s))
 
     async def prepare(self, target: RunTarget, request: RunRequest) -> PreparedRun:
         """Resolve graph and conversation and commit the user's message (see `Runner.prepare`)."""
@@ -105,6 +142,12 @@ class GraphExecutor:
         if conversation is not None and conversation.graph_id != graph.id:
             msg = f"Conversation '{conversation.id}' does not exist in graph '{graph.id}'."
             raise NotFound(msg)
+        if graph.context is not None:  # validated (InvalidRequest) before anything is stored
+            given, known = request.request_context, conversation.id if conversation else None
+            context = await self._context.request_context(
+                scope, graph.context, given, graph_id=graph.id, conversation_id=known
+            )
+            request = replace(request, request_context=context)
         if conversation is None:
             conversation_id = request.conversation_id or new_id()
             earlier = [
@@ -159,8 +202,12 @@ class GraphExecutor:
             model=model,
         )
         try:
-            async for event in self._run_agents(run):
-                yield event
+            for context_event in await self._resolve_context(run):
+                yield context_event
+            # Closed here, in this task: with status updates the run's events come from a task group.
+            async with aclosing(self._with_status_updates(run, self._run_agents(run))) as events:
+                async for event in events:
+                    yield event
             yield Usage(
                 input_tokens=sum(o.input_tokens for _, o in run.answers),
                 output_tokens=sum(o.output_tokens for _, o in run.answers),
@@ -180,7 +227,31 @@ class GraphExecutor:
             with anyio.move_on_after(2, shield=True):
                 await self._save(run)
 
-    async def _run_agents(self, run: _Run) -> AsyncIterator[RunEvent]:
+    def _with_status_updates(self, run: _Run, events: AsyncGenerator[RunEvent, None]) -> AsyncGenerator[RunEvent, None]:
+        """The run's events, with progress summaries merged in when the graph has `statusUpdates`."""
+        config = run.graph.status_updates
+        if config is None or not run.prepared.request.shows_status_updates:
+            return events
+        model, options = summarizer_model(run.graph.model_settings, config, self._settings.default_model)
+        llm = self._offline_llm if is_offline_model(model) else self._llm
+        question = run.prepared.request.user_text
+        summarizer = StatusSummarizer(llm=llm, model=model, options=options, config=config, question=question)
+        return with_status_updates(events, summarizer)
+
+    async def _resolve_context(self, run: _Run) -> tuple[ContextFetched, ...]:
+        """Resolve the context variables of this turn (nothing to do without a context config)."""
+        resolved = await self._context.resolve(
+            run.scope,
+            run.graph.context,
+            conversation_id=run.prepared.conversation_id,
+            request_context=run.prepared.request.request_context,
+        )
+        if resolved is None:
+            return ()
+        run.variables = resolved.variables
+        return resolved.events
+
+    async def _run_agents(self, run: _Run) -> AsyncGenerator[RunEvent, None]:
         graph = run.graph
         limit = graph.transfer_limit or self._settings.max_transfers
         note: Message | None = None
@@ -195,14 +266,20 @@ class GraphExecutor:
             if outcome.transfer is None:
                 return
             target = outcome.transfer
-            if target.is_external:
-                msg = f"Agent '{target.agent_id}' is external (A2A); transfers to it are not supported yet."
-                raise UpstreamError(msg)
             run.transfers += 1
             if run.transfers > limit:
                 msg = f"The run exceeded its transfer limit (stopWhen.transferCountIs={limit})."
                 raise TurnLimitExceeded(msg, limit="transferCountIs")
             yield AgentTransferred(from_agent_id=agent.id, to_agent_id=target.agent_id, reason=outcome.transfer_reason)
+            if target.is_external:  # its answer ends the turn; on failure the same agent runs again (graph/external.py)
+                handoff = ExternalHandoff(agent_id=target.agent_id)
+                run.answers.append((target.agent_id, handoff.outcome))
+                async for event in self._external.transfer(graph, run.prepared, agent.id, outcome, handoff):
+                    yield event
+                if handoff.failure_note is None:
+                    return
+                note = handoff.failure_note
+                continue
             note = transfer_note(graph, agent.id, outcome.transfer_reason)
             run.active_agent_id = target.agent_id
 
@@ -210,7 +287,11 @@ class GraphExecutor:
         records = await self._conversations.messages(
             run.scope, run.prepared.conversation_id, last=history_window(agent.history)
         )
-        messages: list[Message] = [SystemMessage(content=system_prompt(run.graph, agent))]
+        messages: list[Message] = [
+            SystemMessage(
+                content=system_prompt(run.graph, agent, variables=run.variables, renderer=self._context.renderer)
+            )
+        ]
         messages.extend(history_messages(records, agent.id, agent.history))
         messages.extend(
             AssistantMessage(content=f"[{run.graph.describe(who)[0]}] {outcome.text}")
@@ -231,17 +312,42 @@ class GraphExecutor:
 
     async def _setup(self, run: _Run, agent: AgentDefinition, *, is_delegated: bool) -> TurnSetup:
         model, options = self._model_of(run.graph, agent)
+        catalog = await self._catalog(run.graph, agent, is_delegated=is_delegated)
+        conversation_id, run_id = run.prepared.conversation_id, run.prepared.run_id
+        artifacts = await ArtifactTools.for_turn(  # None unless the graph has artifact components
+            self._artifacts, run.graph, agent, scope=run.scope, conversation_id=conversation_id, run_id=run_id
+        )
         return TurnSetup(
             agent_id=agent.id,
             llm=self._offline_llm if is_offline_model(model) else self._llm,
             model=model,
             options=options,
-            catalog=await self._catalog(run.graph, agent, is_delegated=is_delegated),
+            catalog=artifacts.extend(catalog) if artifacts is not None else catalog,
             step_limit=agent.step_limit or run.graph.step_limit or self._settings.max_steps,
             deadline=run.deadline,
             tool_limiter=self._tool_limiter,
             allow_transfer=not is_delegated,
+            approvals=self._approval_gate(run),
+            output=StructuredOutput.for_agent(agent),
+            artifacts=artifacts,
         )
+
+    def _approval_gate(self, run: _Run) -> RunApprovals | None:
+        if self._approvals is None:
+            return None
+        prepared = run.prepared
+        context = ApprovalContext(
+            scope=run.scope,
+            run_id=prepared.run_id,
+            graph_id=run.graph.id,
+            conversation_id=prepared.conversation_id,
+            deadline=run.deadline,
+        )
+        return self._approvals.for_run(context)
+
+    async def load_graph(self, scope: Scope, graph_id: str) -> GraphDefinition:
+        """The runnable graph (cached), for work outside a run such as late-approved tool calls."""
+        return await self._loader.load(scope, graph_id)
 
     async def _catalog(self, graph: GraphDefinition, agent: AgentDefinition, *, is_delegated: bool) -> ToolCatalog:
         found: list[tuple[McpBinding, McpToolInfo]] = []
@@ -271,9 +377,9 @@ class GraphExecutor:
     async def delegate(self, run: _Run, stack: list[str], target: DelegateTarget, message: str) -> tuple[str, bool]:
         """Run `target` on `message` out of sight; return its answer (see `ToolRunner.delegate`)."""
         if target.is_external:
-            return (
-                f"Error: agent '{target.agent_id}' is an external (A2A) agent; A2A delegation is not supported yet.",
-                True,
+            hops = run.prepared.request.a2a_hops
+            return await self._external.delegate(
+                run.graph, run.prepared.conversation_id, stack[-1], target.agent_id, message, hops=hops
             )
         if target.agent_id in stack:
             path = " → ".join([*stack, target.agent_id])
@@ -286,12 +392,18 @@ class GraphExecutor:
         agent = run.graph.agents[target.agent_id]
         outcome = TurnOutcome()
         messages: list[Message] = [
-            SystemMessage(content=system_prompt(run.graph, agent, is_delegated=True)),
+            SystemMessage(
+                content=system_prompt(
+                    run.graph, agent, is_delegated=True, variables=run.variables, renderer=self._context.renderer
+                )
+            ),
             UserMessage(content=message),
         ]
         setup = await self._setup(run, agent, is_delegated=True)
-        async for _event in run_turn(setup, messages, _Tools(self, run, [*stack, agent.id]), outcome):
-            pass  # a delegated agent works out of sight; only its answer returns
+        observe = run.prepared.observer
+        async for event in run_turn(setup, messages, _Tools(self, run, [*stack, agent.id]), outcome):
+            if observe is not None:  # a delegated agent works out of sight; only observers (query log) see it
+                observe(event)
         return (outcome.text or "(no answer)"), False
 
     async def call_mcp(self, target: McpTarget, arguments: dict[str, Any]) -> ToolResult:
@@ -303,9 +415,11 @@ class GraphExecutor:
             return ToolResult(
                 content_text=f"Tool '{target.tool_name}' timed out after {target.binding.spec.timeout_s:g} s.",
                 is_error=True,
+                error_type="timeout",
             )
         except InkeepError as exc:
-            return ToolResult(content_text=f"Tool '{target.tool_name}' failed: {exc.detail}", is_error=True)
+            failed = f"Tool '{target.tool_name}' failed: {exc.detail}"
+            return ToolResult(content_text=failed, is_error=True, error_type=error_type_of(exc))
 
     async def _save(self, run: _Run) -> None:
         """Store what the agents said (partial unless completed) and who is active now."""

@@ -7,7 +7,8 @@ deployments) see changes after `ttl_s` at the latest.
 With a `CredentialResolver`, tools and external agents that name a credential reference get its
 headers merged over their own (credential headers win). A reference that cannot be resolved leaves
 its tools and external agents out of the definition, with a warning that never includes the secret,
-so the graph still runs without them.
+so the graph still runs without them. A cache entry also ends when the first of its resolved credentials
+does (an OAuth access token due for refresh, a Nango token), so a cached graph never sends a stale token.
 """
 
 from __future__ import annotations
@@ -15,21 +16,39 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
+from inkeep_runtime.agent.status_config import status_config
+from inkeep_runtime.context.config import load_context_config
 from inkeep_runtime.credentials import CredentialError, CredentialResolver
 from inkeep_runtime.errors import GraphDefinitionError, NotFound
-from inkeep_runtime.graph.definition import AgentDefinition, ExternalAgentDefinition, GraphDefinition, McpBinding
+from inkeep_runtime.graph.definition import (
+    AgentDefinition,
+    ArtifactComponentDefinition,
+    DataComponentDefinition,
+    ExternalAgentDefinition,
+    GraphDefinition,
+    McpBinding,
+)
+from inkeep_runtime.graph.tool_policies import apply_tool_policies
 from inkeep_runtime.mcp import McpConfigError, McpToolInfo, spec_from_config
 from inkeep_runtime.store.engine import Store
+from inkeep_runtime.store.permissions import read_policies
 from inkeep_runtime.store.rows import Rows, Scope
 
 __all__ = ["GraphLoader"]
 
 logger = logging.getLogger(__name__)
 
-_CredentialHeaders = Mapping[str, dict[str, str] | None]
-"""Headers of each credential reference the graph uses; None when it could not be resolved."""
+_CredentialHeaders = Mapping[tuple[str, str | None], dict[str, str] | None]
+"""Headers of each (credential reference, Nango-hosted MCP URL or None) the graph uses; None when unresolvable."""
+
+
+class _Secrets(dict[tuple[str, str | None], dict[str, str] | None]):
+    """Resolved credential headers of one build, and when the first of them expires."""
+
+    valid_until: float | None = None
 
 
 class GraphLoader:
@@ -52,6 +71,8 @@ class GraphLoader:
         self._clock = clock
         self._credentials = credentials
         self._cache: dict[tuple[str, str, str], tuple[int, float, GraphDefinition]] = {}
+        self._secrets_until: dict[tuple[str, str, str], float] = {}
+        """Per graph: when the credentials of its last build expire (epoch seconds); the cache entry ends then."""
 
     async def load(self, scope: Scope, graph_id: str) -> GraphDefinition:
         """The runnable graph, from the cache when still current.
@@ -66,7 +87,11 @@ class GraphLoader:
         if cached is not None and cached[0] == version and cached[1] > self._clock():
             return cached[2]
         graph = await self._build(scope, graph_id)
-        self._cache[key] = (version, self._clock() + self._ttl_s, graph)
+        expires = self._clock() + self._ttl_s
+        secrets_until = self._secrets_until.pop(key, None)
+        if secrets_until is not None:  # a token that expires sooner must not outlive its cache entry
+            expires = min(expires, self._clock() + secrets_until - time.time())
+        self._cache[key] = (version, expires, graph)
         return graph
 
     async def _build(self, scope: Scope, graph_id: str) -> GraphDefinition:
@@ -93,7 +118,12 @@ class GraphLoader:
             tool_ids = sorted({link["tool_id"] for link in links})
             tools = {row["id"]: row for row in await rows.find("tools", scope, id=tool_ids)} if tool_ids else {}
             references = await self._references(rows, scope, [*tools.values(), *externals])
-        secrets = await self._credential_headers(references)
+            components = await _components(rows, scope, sorted(agent_rows))
+            policies = await read_policies(session, scope, agent_ids=sorted(agent_rows), tool_ids=tool_ids)
+            context = await load_context_config(rows, scope, graph["context_config_id"])
+        secrets = await self._credential_headers(references, [*tools.values(), *externals])
+        if secrets.valid_until is not None:
+            self._secrets_until[(scope.tenant_id, scope.project_id or "", graph_id)] = secrets.valid_until
         externals = [row for row in externals if self._has_credentials(row, secrets, "External agent")]
         kept = {row["id"] for row in externals}
         relations = [r for r in relations if not r["external_agent_id"] or r["external_agent_id"] in kept]
@@ -102,7 +132,7 @@ class GraphLoader:
             msg = f"Graph '{graph_id}' has no default agent (defaultAgentId); set one before chatting with it."
             raise GraphDefinitionError(msg, pointer="/defaultAgentId")
         stop_when = graph["stop_when"] or {}
-        return GraphDefinition(
+        definition = GraphDefinition(
             tenant_id=scope.tenant_id,
             project_id=scope.project_id or "",
             id=graph_id,
@@ -111,8 +141,10 @@ class GraphLoader:
             model_settings=graph["model_settings"] or {},
             transfer_limit=stop_when.get("transferCountIs"),
             step_limit=stop_when.get("stepCountIs"),
+            context=context,
+            status_updates=status_config(graph["status_updates"]),
             agents={
-                agent_id: self._agent(row, relations, links, tools, secrets)
+                agent_id: replace(self._agent(row, relations, links, tools, secrets), **components.get(agent_id, {}))
                 for agent_id, row in sorted(agent_rows.items())
             },
             external_agents={
@@ -126,6 +158,7 @@ class GraphLoader:
                 for row in externals
             },
         )
+        return apply_tool_policies(definition, policies)
 
     def _agent(
         self,
@@ -168,31 +201,54 @@ class GraphLoader:
             return []
         return await rows.find("credential_references", scope, id=ids)
 
-    async def _credential_headers(self, references: list[dict[str, Any]]) -> _CredentialHeaders:
-        """Resolve each reference once per build; failures are logged by reference id and detail only."""
-        found: dict[str, dict[str, str] | None] = {}
+    async def _credential_headers(self, references: list[dict[str, Any]], users: list[dict[str, Any]]) -> _Secrets:
+        """Resolve each reference once per build (once per Nango-hosted MCP URL, whose headers differ).
+
+        Failures are logged by reference id and detail only.
+        """
+        found = _Secrets()
         if self._credentials is None:
             return found
-        for reference in references:
+        by_id = {reference["id"]: reference for reference in references}
+        for row in users:
+            key = self._credential_key(row)
+            if key is None or key in found or key[0] not in by_id:
+                continue
             try:
-                found[reference["id"]] = await self._credentials.headers_for(reference)
+                resolved = await self._credentials.credential_headers(by_id[key[0]], target_url=key[1])
             except CredentialError as exc:
                 logger.warning("%s The tools and external agents that use it are left out of the graph.", exc.detail)
-                found[reference["id"]] = None
+                found[key] = None
+                continue
+            found[key] = resolved.headers
+            if resolved.valid_until is not None:
+                found.valid_until = min(found.valid_until or resolved.valid_until, resolved.valid_until)
         return found
+
+    def _credential_key(self, row: dict[str, Any]) -> tuple[str, str | None] | None:
+        """Which resolved headers `row` uses: its reference, and its MCP URL when Nango hosts that server."""
+        ref_id = row["credential_reference_id"]
+        if not ref_id:
+            return None
+        server = (((row.get("config") or {}).get("mcp") or {}).get("server") or {}) if "config" in row else {}
+        url = server.get("url") if isinstance(server, dict) else None
+        if self._credentials is not None and isinstance(url, str) and self._credentials.is_nango_hosted(url):
+            return ref_id, url
+        return ref_id, None
 
     def _has_credentials(self, row: dict[str, Any], secrets: _CredentialHeaders, label: str) -> bool:
         """False when `row` names a credential reference that could not be resolved (or does not exist)."""
         ref_id = row["credential_reference_id"]
-        if self._credentials is None or not ref_id or secrets.get(ref_id) is not None:
+        key = self._credential_key(row)
+        if self._credentials is None or key is None or secrets.get(key) is not None:
             return True
         logger.warning("%s '%s' is unavailable: its credential '%s' could not be resolved.", label, row["id"], ref_id)
         return False
 
     def _headers(self, row: dict[str, Any], secrets: _CredentialHeaders) -> dict[str, str]:
         """The row's own headers with its credential's headers merged over them (names compare case-insensitively)."""
-        ref_id = row["credential_reference_id"]
-        extra = (secrets.get(ref_id) or {}) if ref_id else {}
+        key = self._credential_key(row)
+        extra = (secrets.get(key) or {}) if key is not None else {}
         names = {name.lower() for name in extra}
         return {**{k: v for k, v in (row["headers"] or {}).items() if k.lower() not in names}, **extra}
 
@@ -220,3 +276,41 @@ class GraphLoader:
             else None,
             is_disabled=tool["status"] == "disabled",
         )
+
+
+async def _components(rows: Rows, scope: Scope, agent_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each agent's data and artifact components (`AgentDefinition` fields), in association order."""
+    found: dict[str, dict[str, Any]] = {
+        agent_id: {"data_components": [], "artifact_components": []} for agent_id in agent_ids
+    }
+    data_links = await rows.find("agent_data_components", scope, agent_id=agent_ids) if agent_ids else []
+    artifact_links = await rows.find("agent_artifact_components", scope, agent_id=agent_ids) if agent_ids else []
+    data_ids = sorted({link["data_component_id"] for link in data_links})
+    artifact_ids = sorted({link["artifact_component_id"] for link in artifact_links})
+    data = {row["id"]: row for row in await rows.find("data_components", scope, id=data_ids)} if data_ids else {}
+    artifacts = (
+        {row["id"]: row for row in await rows.find("artifact_components", scope, id=artifact_ids)}
+        if artifact_ids
+        else {}
+    )
+    for link in sorted(data_links, key=lambda link: (link["created_at"], link["id"])):
+        row = data[link["data_component_id"]]
+        found[link["agent_id"]]["data_components"].append(
+            DataComponentDefinition(
+                id=row["id"], name=row["name"], description=row["description"], props=row["props"] or {}
+            )
+        )
+    for link in sorted(artifact_links, key=lambda link: (link["created_at"], link["id"])):
+        row = artifacts[link["artifact_component_id"]]
+        found[link["agent_id"]]["artifact_components"].append(
+            ArtifactComponentDefinition(
+                id=row["id"],
+                name=row["name"],
+                description=row["description"],
+                summary_props=row["summary_props"] or {},
+                full_props=row["full_props"] or {},
+            )
+        )
+    return {
+        agent_id: {key: tuple(values) for key, values in fields.items() if values} for agent_id, fields in found.items()
+    }

@@ -31,7 +31,7 @@ API_CHAT_PATH = f"{RUN_PREFIX}/api/chat"
 async def api_chat(call: Call) -> Response:
     """Run one turn of the graph for an AI SDK chat request, streaming UI message chunks."""
     services: Services = call.services
-    runner, prepared = await admit_run(call.request, services, parse_ui_chat)
+    runner, prepared = await admit_run(call.request, services, parse_ui_chat, source="api_chat")
     adapter = UIMessageStreamAdapter(message_id=f"msg_{prepared.run_id}")
     headers = {"x-conversation-id": prepared.conversation_id}
     return event_stream(call.request, adapter, runner.stream(prepared), headers)

@@ -18,6 +18,7 @@ has been streamed yet, so the status can still say what went wrong.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from inkeep_runtime.errors import InkeepError
 from inkeep_runtime.graph.contract import PreparedRun, Runner, RunTarget
 from inkeep_runtime.http.auth import bearer_token
 from inkeep_runtime.http.endpoint import read_json_body
-from inkeep_runtime.protocols.requests import RunRequest
+from inkeep_runtime.protocols.requests import RunRequest, RunSource
 
 if TYPE_CHECKING:
     from inkeep_runtime.app import Services
@@ -48,18 +49,22 @@ def run_target(request: Request) -> RunTarget:
     return RunTarget(tenant_id=path["tenantId"], project_id=path["projectId"], graph_id=path["graphId"])
 
 
-async def authorize_run(request: Request, services: Services, target: RunTarget) -> None:
+async def authorize_run(request: Request, services: Services, target: RunTarget) -> str | None:
     """Check the request's API key against `target` (nothing to check in `--dev` mode).
+
+    Returns:
+        The id of the key (None in `--dev` mode).
 
     Raises:
         Unauthorized: no Bearer header, a malformed, unknown, expired key, or a key of another graph.
     """
     if services.settings.dev:
-        return
+        return None
     key = bearer_token(request.headers.get("authorization"))
-    await services.verifier.verify(
+    identity = await services.verifier.verify(
         key, tenant_id=target.tenant_id, project_id=target.project_id, graph_id=target.graph_id
     )
+    return identity.key_id
 
 
 def _runner(services: Services) -> Runner:
@@ -69,8 +74,12 @@ def _runner(services: Services) -> Runner:
     return services.runner
 
 
-async def admit_run(request: Request, services: Services, parse: BodyParser) -> tuple[Runner, PreparedRun]:
+async def admit_run(
+    request: Request, services: Services, parse: BodyParser, *, source: RunSource = "chat_completions"
+) -> tuple[Runner, PreparedRun]:
     """Authorize, read and parse the body, and prepare the run (see the module docstring for the order).
+
+    The run request records `source` and the API key's id (for the query log).
 
     Returns:
         The runner to stream from, and the prepared run.
@@ -82,9 +91,10 @@ async def admit_run(request: Request, services: Services, parse: BodyParser) -> 
         NotFound: the graph or the conversation does not exist.
     """
     target = run_target(request)
-    await authorize_run(request, services, target)
+    key_id = await authorize_run(request, services, target)
     settings = services.settings
     body = await read_json_body(request, settings.max_body_bytes)
-    run_request = parse(body, request.headers, max_messages=settings.max_messages)
+    parsed = parse(body, request.headers, max_messages=settings.max_messages)
+    run_request = replace(parsed, source=source, api_key_id=key_id)
     runner = _runner(services)
     return runner, await runner.prepare(target, run_request)

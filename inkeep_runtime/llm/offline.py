@@ -48,6 +48,7 @@ from inkeep_runtime.llm.messages import (
     ToolSpec,
     UserMessage,
 )
+from inkeep_runtime.llm.offline_components import structured_pieces
 
 __all__ = ["MARKER", "OFFLINE_MODEL", "OfflineModelClient", "is_offline_model"]
 
@@ -124,7 +125,9 @@ class OfflineModelClient:
                 output_words += len(call.name.split("_")) + len(call.raw_arguments.split())
                 yield call
         else:
-            for piece in _pieces(_answer(turn)):
+            answer, name = _answer(turn), _agent_name(turn.system_text)
+            pieces = structured_pieces(request.options, answer=answer, user_text=turn.user_text, agent_name=name)
+            for piece in pieces or _pieces(answer):  # JSON items when the agent has data components
                 await anyio.sleep(self.chunk_delay_s)
                 output_words += len(piece.split())
                 yield TextChunk(text=piece)

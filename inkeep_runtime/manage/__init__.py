@@ -5,6 +5,7 @@ from __future__ import annotations
 from inkeep_runtime.http.endpoint import Endpoint
 from inkeep_runtime.manage import (
     agents,
+    analytics,
     api_keys,
     associations,
     components,
@@ -13,11 +14,16 @@ from inkeep_runtime.manage import (
     external_agents,
     full_graph,
     graphs,
+    oauth,
     projects,
+    query_logs,
     related,
     relations,
+    tool_approvals,
     tool_health,
+    tool_permissions,
     tool_relations,
+    tool_status,
     tools,
 )
 
@@ -39,10 +45,16 @@ def manage_endpoints() -> list[Endpoint]:
         context,
         credentials,
         external_agents,
+        tool_status,  # before `tools`: its path would otherwise match GET .../tools/{id}
         tools,
         tool_health,
+        oauth,
+        tool_permissions,
+        tool_approvals,
         api_keys,
         full_graph,
+        analytics,
+        query_logs,
     ):
         found.extend(module.endpoints())
     return found

@@ -12,7 +12,7 @@ from inkeep_runtime.manage.schemas import ApiModel, RequestModel, ResourceId
 
 __all__ = ["CREDENTIALS", "CredentialCreate", "CredentialRead", "CredentialUpdate", "endpoints"]
 
-CredentialType = Literal["memory", "env", "nango", "keychain"]
+CredentialType = Literal["memory", "env", "nango", "oauth", "keychain"]
 
 _SECRET_KEYS: Final = frozenset(
     {

@@ -28,8 +28,9 @@ where it had one, see `reference/inkeep-behaviour.md` §9.3):
 - Header and environment values never appear in `lastError` or in error details: they are masked in
   any message a server sent back. (The tool record itself, `headers` included, is rendered as by
   `GET .../tools/{id}`.)
-- `credentialReferenceId` is not resolved yet (a later issue adds credential stores); only the record's
-  `headers` and `config.mcp.server.headers` are sent.
+- A tool's `credentialReferenceId` is resolved (env, memory, nango, oauth, refreshed if due) and its
+  headers are sent over the record's `headers` and `config.mcp.server.headers`, as on the run path; a
+  credential that cannot be resolved makes the tool `needs_auth` with the reason in `lastError`.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from typing import Any, Literal
 
 import anyio
 
+from inkeep_runtime.credentials import CredentialError
 from inkeep_runtime.errors import Conflict, InkeepError, NotFound, ToolError, ToolTimeout
 from inkeep_runtime.http.endpoint import Call, Endpoint
 from inkeep_runtime.manage.crud import PROJECT_PREFIX, project_scope, require_project
 from inkeep_runtime.manage.schemas import ApiModel, DataEnvelope
-from inkeep_runtime.manage.tools import AvailableTool, ToolRead, ToolStatus
+from inkeep_runtime.manage.tool_permissions import ListedTool, added_context_of
+from inkeep_runtime.manage.tools import ToolRead, ToolStatus
 from inkeep_runtime.mcp.client import McpNeedsAuth, McpToolInfo
 from inkeep_runtime.mcp.pool import McpHealth
 from inkeep_runtime.mcp.spec import McpConfigError, McpServerSpec, spec_from_config
@@ -108,7 +111,7 @@ class HealthSummary(ApiModel):
 class AvailableTools(ApiModel):
     """`data` of `GET .../tools/{id}/available-tools`."""
 
-    available_tools: list[AvailableTool]
+    available_tools: list[ListedTool]
     last_sync: str | None = None
     status: ToolStatus
 
@@ -116,9 +119,31 @@ class AvailableTools(ApiModel):
 # --- probing ----------------------------------------------------------------------------------------------------
 
 
-def _spec(call: Call, row: Mapping[str, Any]) -> McpServerSpec:
-    """The server spec of a tool record (credential references are not resolved yet)."""
-    return spec_from_config(row["config"], row["headers"], default_timeout_s=call.services.settings.tool_timeout_s)
+async def _spec(call: Call, row: Mapping[str, Any]) -> McpServerSpec:
+    """The server spec of a tool record, its credential's headers merged over the record's own.
+
+    Raises:
+        McpConfigError: the config cannot be used.
+        McpNeedsAuth: the tool's credential reference cannot be resolved (missing, or e.g. expired OAuth tokens).
+    """
+    headers = dict(row["headers"] or {})
+    ref_id, resolver = row.get("credential_reference_id"), call.services.credentials
+    if ref_id and resolver is not None:
+        scope = Scope(row["tenant_id"], row["project_id"])
+        async with call.services.store.read() as session:
+            reference = await Rows(session).get("credential_references", scope, ref_id)
+        server = ((row["config"] or {}).get("mcp") or {}).get("server") or {}
+        url = server.get("url") if isinstance(server, dict) else None
+        try:
+            if reference is None:
+                msg = f"Credential '{ref_id}' does not exist."
+                raise CredentialError(msg, credential_id=ref_id)
+            extra = await resolver.headers_for(reference, target_url=url if isinstance(url, str) else None)
+        except CredentialError as exc:
+            raise McpNeedsAuth(exc.detail, www_authenticate="") from None
+        names = {name.lower() for name in extra}
+        headers = {**{k: v for k, v in headers.items() if k.lower() not in names}, **extra}
+    return spec_from_config(row["config"], headers, default_timeout_s=call.services.settings.tool_timeout_s)
 
 
 def _redact(text: str | None, spec: McpServerSpec | None) -> str | None:
@@ -137,9 +162,11 @@ def _redact(text: str | None, spec: McpServerSpec | None) -> str | None:
 async def _probe(call: Call, row: Mapping[str, Any]) -> McpHealth:
     """Connect and list the tools; never raises a `ToolError`."""
     try:
-        spec = _spec(call, row)
+        spec = await _spec(call, row)
     except McpConfigError as exc:
         return McpHealth("unhealthy", exc.detail, [])
+    except McpNeedsAuth as exc:
+        return McpHealth("needs_auth", exc.detail, [])
     with anyio.move_on_after(spec.timeout_s):
         health = await call.services.mcp.health(spec)
         return McpHealth(health.status, _redact(health.error, spec), health.tools)
@@ -156,7 +183,7 @@ async def _discover(call: Call, row: Mapping[str, Any]) -> list[McpToolInfo]:
     """
     spec: McpServerSpec | None = None
     try:
-        spec = _spec(call, row)
+        spec = await _spec(call, row)
         try:
             with anyio.fail_after(spec.timeout_s):
                 tools: list[McpToolInfo] = await call.services.mcp.list_tools(spec)
@@ -318,9 +345,9 @@ async def available_tools(call: Call) -> Any:
     if row["last_tools_sync"] is None and row["status"] != "disabled":
         row, _ = await _sync(call, scope, row)
     tool = ToolRead.model_validate(row)
-    cached = AvailableTools(
-        available_tools=tool.available_tools or [], last_sync=tool.last_tools_sync, status=tool.status
-    )
+    added = await added_context_of(call, scope, row["id"])
+    listed = [ListedTool(**t.model_dump(), added_context=added.get(t.name)) for t in tool.available_tools or []]
+    cached = AvailableTools(available_tools=listed, last_sync=tool.last_tools_sync, status=tool.status)
     return {"data": cached.model_dump(mode="json")}
 
 

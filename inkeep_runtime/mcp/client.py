@@ -102,6 +102,8 @@ class ToolResult:
     """The result's `structuredContent`, when the tool declares an output schema."""
     is_error: bool = False
     """The tool reported failure (`isError`); `content_text` says why."""
+    error_type: str | None = None
+    """Set by the caller when the call itself failed (query-log taxonomy: `timeout`, `mcp_connection`, ...)."""
 
 
 @dataclass(slots=True)

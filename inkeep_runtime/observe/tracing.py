@@ -1,10 +1,5 @@
-"""OpenTelemetry traces of HTTP requests and runs, built from the run's own events.
+"""OpenTelemetry traces of runs, built from the run's own events (set-up and request spans: `otel.py`).
 
-Where spans come from:
-
-* **HTTP request**: `TracingMiddleware`, a pure ASGI middleware, opens a server span per request and
-  names it after the matched route template (`POST /tenants/{tenantId}/.../chat/completions`), so
-  span names stay low-cardinality. It is the current span while the handler (and its stream) runs.
 * **Everything inside a run** (graph run, agent turn, model call, MCP tool call, transfer, delegation,
   A2A call, context fetch): `RunTracer` turns the `RunEvent`s the executor already yields into spans
   with explicit start and end times. Nothing on the token path opens a span or a context: a text
@@ -18,31 +13,23 @@ Every span carries `inkeep.tenant_id`, `inkeep.project_id`, `inkeep.graph_id` an
 **No content by default.** Prompts, answers, tool arguments and results are not recorded. With
 `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` tool arguments and delegation messages are
 added, redacted by `inkeep_runtime.secrets.redact` and truncated. Secrets never reach a span.
-
-**Exporters** come from the standard variables: `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`;
-comma-separated), `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (setting one
-implies `otlp`), `OTEL_SERVICE_NAME` (default `inkeep-runtime`). With none of them set, tracing is off
-and costs nothing. Tests pass their own provider with an in-memory exporter.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from inkeep_runtime.events import (
     AgentTransferred,
+    ContextFetched,
     DelegationReturned,
     DelegationStarted,
     RunCompleted,
@@ -52,90 +39,19 @@ from inkeep_runtime.events import (
     StepFinished,
     StepStarted,
     TextDelta,
+    ToolApprovalRequested,
+    ToolApprovalResolved,
     ToolCallFinished,
     ToolCallStarted,
     Usage,
 )
+from inkeep_runtime.graph.contract import PreparedRun, Runner, RunTarget
+from inkeep_runtime.protocols.requests import RunRequest
 from inkeep_runtime.secrets import redact
 
-__all__ = ["RunTracer", "TracingMiddleware", "capture_content", "tracer_provider_from_env"]
+__all__ = ["RunTracer", "TracingRunner"]
 
-_TRUTHY: Final = {"1", "true", "yes", "on"}
 _MAX_CONTENT: Final = 2_000
-_INSTRUMENTATION: Final = "inkeep_runtime"
-
-
-def tracer_provider_from_env(environment: Mapping[str, str]) -> TracerProvider | None:
-    """A provider exporting where the `OTEL_*` variables say, or None when tracing is off."""
-    names = {n.strip().lower() for n in environment.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()}
-    if not names and (
-        environment.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environment.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    ):
-        names = {"otlp"}
-    names.discard("none")
-    if not names or environment.get("OTEL_SDK_DISABLED", "").lower() in _TRUTHY:
-        return None
-    resource = Resource.create({"service.name": environment.get("OTEL_SERVICE_NAME") or "inkeep-runtime"})
-    provider = TracerProvider(resource=resource)
-    for name in sorted(names):
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
-    return provider
-
-
-def _exporter(name: str) -> SpanExporter:
-    if name == "console":
-        return ConsoleSpanExporter()
-    if name == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()  # reads OTEL_EXPORTER_OTLP_* itself
-    msg = f"OTEL_TRACES_EXPORTER={name!r} is not supported; expected otlp, console or none."
-    raise ValueError(msg)
-
-
-def capture_content(environment: Mapping[str, str]) -> bool:
-    """Whether spans may carry tool arguments and messages (off unless asked for)."""
-    return environment.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "").lower() in _TRUTHY
-
-
-def tracer_of(provider: TracerProvider | None) -> Tracer:
-    """The runtime's tracer from `provider` (a no-op tracer when tracing is off)."""
-    return provider.get_tracer(_INSTRUMENTATION) if provider is not None else NoOpTracer()
-
-
-class TracingMiddleware:
-    """One server span per HTTP request, current while the handler and its stream run."""
-
-    def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
-        self.app = app
-        self._tracer = tracer
-        self._enabled = not isinstance(tracer, NoOpTracer)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._enabled:
-            await self.app(scope, receive, send)
-            return
-        method = scope["method"]
-        status: list[int] = []
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        attributes = {"http.request.method": method, "url.path": scope["path"]}
-        with self._tracer.start_as_current_span(method, kind=SpanKind.SERVER, attributes=attributes) as span:
-            try:
-                await self.app(scope, receive, send_status)
-            finally:
-                route = getattr(scope.get("route"), "path", None)
-                if route:
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                if status:
-                    span.set_attribute("http.response.status_code", status[0])
-                    if status[0] >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
 
 
 @dataclass(slots=True)
@@ -162,7 +78,11 @@ class RunTracer:
     _agent_id: str = ""
     _model_name: str = ""
     _model: _Model | None = None
-    _tools: dict[str, Span] = field(default_factory=dict)
+    _tools: dict[str, tuple[Span, int]] = field(default_factory=dict)
+    """Open tool spans by call id, with their start time (ns)."""
+    _approvals: dict[str, Span] = field(default_factory=dict)
+    _delegated: dict[str, _Model] = field(default_factory=dict)
+    """Model calls of delegated agents, by agent id."""
     _delegations: dict[str, Span] = field(default_factory=dict)
     _ended: bool = False
 
@@ -190,6 +110,40 @@ class RunTracer:
         if handler is not None:
             handler(self, event)
 
+    def observe_delegated(self, event: RunEvent) -> None:
+        """Account for an event of a delegated agent (its model and tool calls nest under the delegation)."""
+        if type(event) is StepStarted:
+            model = event.model or self._model_name
+            span = self.tracer.start_span(
+                f"chat {model}",
+                context=self._delegation_ctx(),
+                kind=SpanKind.CLIENT,
+                attributes={
+                    **self._common,
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": model,
+                    "gen_ai.agent.id": event.agent_id,
+                },
+            )
+            previous = self._delegated.pop(event.agent_id, None)
+            if previous is not None:
+                previous.span.end()
+            self._delegated[event.agent_id] = _Model(span=span, started=time.monotonic())
+        elif type(event) is StepFinished:
+            found = self._delegated.pop(event.agent_id, None)
+            if found is not None:
+                _set_usage(found.span, event)
+                found.span.end()
+        elif type(event) is ToolCallStarted:
+            self._tool_started(event, delegated=True)
+        elif type(event) is ToolCallFinished:
+            self._tool_finished(event)
+
+    def _delegation_ctx(self) -> otel_context.Context | None:
+        if not self._delegations:
+            return self._agent_ctx
+        return trace.set_span_in_context(next(reversed(self._delegations.values())))
+
     def close(self, *, cancelled: bool = False) -> None:
         """End every open span (the run was cancelled when no terminal event came)."""
         if self._ended:
@@ -197,7 +151,12 @@ class RunTracer:
         self._ended = True
         model = [self._model.span] if self._model is not None else []
         outer = [span for span in (self._agent, self._run) if span is not None]
-        for span in [*self._tools.values(), *self._delegations.values(), *model, *outer]:
+        inner = [
+            *(s for s, _ in self._tools.values()),
+            *self._approvals.values(),
+            *(m.span for m in self._delegated.values()),
+        ]
+        for span in [*inner, *self._delegations.values(), *model, *outer]:
             if cancelled:
                 span.set_attribute("inkeep.cancelled", True)
             span.end()
@@ -233,7 +192,7 @@ class RunTracer:
     def _step_started(self, event: StepStarted) -> None:
         if event.agent_id != self._agent_id:
             self._enter_agent(event.agent_id)
-        model = getattr(event, "model", "") or self._model_name
+        model = event.model or self._model_name
         span = self.tracer.start_span(
             f"chat {model}",
             context=self._agent_ctx,
@@ -252,16 +211,10 @@ class RunTracer:
         model, self._model = self._model, None
         if model is None:
             return
-        for name, attribute in (
-            ("input_tokens", "gen_ai.usage.input_tokens"),
-            ("output_tokens", "gen_ai.usage.output_tokens"),
-        ):
-            value = getattr(event, name, None)
-            if isinstance(value, int):
-                model.span.set_attribute(attribute, value)
+        _set_usage(model.span, event)
         model.span.end()
 
-    def _tool_started(self, event: ToolCallStarted) -> None:
+    def _tool_started(self, event: ToolCallStarted, *, delegated: bool = False) -> None:
         attributes: dict[str, Any] = {
             **self._common,
             "gen_ai.operation.name": "execute_tool",
@@ -269,20 +222,62 @@ class RunTracer:
             "gen_ai.tool.call.id": event.call_id,
             "gen_ai.agent.id": event.agent_id,
         }
+        if event.tool_id:
+            attributes["inkeep.tool_id"] = event.tool_id
         if self.capture:
             attributes["gen_ai.tool.call.arguments"] = _content(redact(event.arguments))
-        self._tools[event.call_id] = self.tracer.start_span(
-            f"execute_tool {event.tool_name}", context=self._agent_ctx, kind=SpanKind.CLIENT, attributes=attributes
+        started = time.time_ns()
+        span = self.tracer.start_span(
+            f"execute_tool {event.tool_name}",
+            context=self._delegation_ctx() if delegated else self._agent_ctx,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=started,
         )
+        self._tools[event.call_id] = (span, started)
 
     def _tool_finished(self, event: ToolCallFinished) -> None:
-        span = self._tools.pop(event.call_id, None)
-        if span is None:
+        found = self._tools.pop(event.call_id, None)
+        if found is None:
             return
+        span, started = found
         if event.is_error:
             span.set_status(Status(StatusCode.ERROR, "tool error"))
-            span.set_attribute("error.type", "tool_error")
-        span.end()
+            span.set_attribute("error.type", event.error_type or "tool_error")
+        # Results of one step are reported together; the call's own duration gives its true end.
+        ended = started + event.duration_ms * 1_000_000 if event.duration_ms is not None else None
+        span.end(end_time=ended)
+
+    def _approval_requested(self, event: ToolApprovalRequested) -> None:
+        self._approvals[event.call_id] = self.tracer.start_span(
+            f"tool_approval {event.tool_name}",
+            context=self._agent_ctx,
+            attributes={**self._common, "gen_ai.tool.call.id": event.call_id, "inkeep.tool_id": event.tool_id},
+        )
+
+    def _approval_resolved(self, event: ToolApprovalResolved) -> None:
+        span = self._approvals.pop(event.call_id, None)
+        if span is not None:
+            span.set_attribute("inkeep.approval.decision", event.decision)
+            span.end()
+
+    def _context_fetched(self, event: ContextFetched) -> None:
+        ended = time.time_ns()
+        span = self.tracer.start_span(
+            f"context_fetch {event.name}",
+            context=self._agent_ctx or self._run_ctx,
+            kind=SpanKind.CLIENT,
+            start_time=ended - int(event.duration_ms * 1_000_000),
+            attributes={
+                **self._common,
+                "inkeep.context.variable": event.name,
+                "inkeep.context.trigger": event.trigger,
+                "inkeep.context.cached": event.cached,
+            },
+        )
+        if not event.ok:
+            span.set_status(Status(StatusCode.ERROR, "context fetch failed"))
+        span.end(end_time=ended)
 
     def _transferred(self, event: AgentTransferred) -> None:
         span = self.tracer.start_span(
@@ -339,6 +334,12 @@ class RunTracer:
         self.close()
 
 
+def _set_usage(span: Span, event: StepFinished) -> None:
+    if event.input_tokens or event.output_tokens:
+        span.set_attribute("gen_ai.usage.input_tokens", event.input_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", event.output_tokens)
+
+
 def _content(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:_MAX_CONTENT]
@@ -356,4 +357,56 @@ _HANDLERS: Final[dict[type, Any]] = {
     Usage: RunTracer._usage,
     RunCompleted: RunTracer._completed,
     RunFailed: RunTracer._failed,
+    ToolApprovalRequested: RunTracer._approval_requested,
+    ToolApprovalResolved: RunTracer._approval_resolved,
+    ContextFetched: RunTracer._context_fetched,
 }
+
+
+class TracingRunner:
+    """A `Runner` that traces every run of the runner it wraps (see `RunTracer`)."""
+
+    def __init__(self, inner: Runner, tracer: Tracer, *, capture: bool = False) -> None:
+        self.inner = inner
+        """The wrapped runner."""
+        self._tracer = tracer
+        self._capture = capture
+
+    async def prepare(self, target: RunTarget, request: RunRequest) -> PreparedRun:
+        """See `Runner.prepare`."""
+        return await self.inner.prepare(target, request)
+
+    async def stream(self, prepared: PreparedRun) -> AsyncIterator[RunEvent]:
+        """See `Runner.stream`; spans end with the stream, however it ends."""
+        target = prepared.target
+        spans = RunTracer(
+            self._tracer,
+            tenant_id=target.tenant_id,
+            project_id=target.project_id,
+            graph_id=target.graph_id,
+            capture=self._capture,
+        )
+        observed = replace(prepared, observer=_chain(prepared.observer, spans.observe_delegated))
+        events = self.inner.stream(observed)
+        finished = False
+        try:
+            async for event in events:
+                spans.observe(event)
+                finished = type(event) is RunCompleted or type(event) is RunFailed
+                yield event
+        finally:
+            spans.close(cancelled=not finished)
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def _chain(first: Callable[[RunEvent], None] | None, second: Callable[[RunEvent], None]) -> Callable[[RunEvent], None]:
+    if first is None:
+        return second
+
+    def observe(event: RunEvent) -> None:
+        first(event)
+        second(event)
+
+    return observe

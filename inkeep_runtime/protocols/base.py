@@ -36,10 +36,12 @@ from typing import Any, ClassVar
 
 from inkeep_runtime.events import (
     AgentTransferred,
+    ArtifactSaved,
     DelegationReturned,
     DelegationStarted,
     Problem,
     RunEvent,
+    StatusSummary,
     ToolCallFinished,
     ToolCallStarted,
 )
@@ -49,11 +51,13 @@ __all__ = [
     "SSE_HEADERS",
     "OperationEvent",
     "ProtocolAdapter",
+    "artifact_payload",
     "dumps",
     "operation_payload",
     "quote",
     "sse_frame",
     "sse_text",
+    "summary_payload",
 ]
 
 DONE = "[DONE]"
@@ -136,6 +140,23 @@ def operation_payload(event: OperationEvent) -> dict[str, Any]:
         event.agent_id,
         {"toolName": event.tool_name, "toolCallId": event.call_id, "result": event.output, "isError": event.is_error},
     )
+
+
+def artifact_payload(event: ArtifactSaved) -> dict[str, Any]:
+    """The `data-artifact` data both protocols send (Inkeep's shape, inkeep-behaviour.md §3.2)."""
+    return {
+        "artifactId": event.artifact_id,
+        "toolCallId": event.tool_call_id,
+        "name": event.name,
+        "description": event.description,
+        "type": event.type,
+        "artifactSummary": event.summary,
+    }
+
+
+def summary_payload(event: StatusSummary) -> dict[str, Any]:
+    """The `data-summary` data both protocols send: `{type, label, details}` (inkeep-behaviour.md §7.1)."""
+    return {"type": event.type, "label": event.label, "details": event.details}
 
 
 def _operation(name: str, label: str, agent_id: str, data: dict[str, Any]) -> dict[str, Any]:

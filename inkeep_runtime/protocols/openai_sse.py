@@ -11,7 +11,7 @@ Follows the shapes the official `openai` SDK validates strictly (reference/proto
 * a failure after the response started is `{"error": {...}}` and `[DONE]`: the SDK raises `APIError`.
 
 With `emit_operations` (the `x-emit-operations: true` header) transfers, delegations, tool calls, data
-components and errors also travel as Inkeep-style JSON strings inside `delta.content`
+components, saved artifacts, status summaries and errors also travel as Inkeep-style JSON strings inside `delta.content`
 (`{"type": "data-operation", "data": ...}`, inkeep-behaviour.md §3.1); `agent_initializing` opens the
 stream and `completion` ends it, as in Inkeep. Without it, plain clients see only the answer text.
 Text is streamed as it arrives, never re-split into words or paced.
@@ -24,6 +24,7 @@ from typing import Any
 
 from inkeep_runtime.events import (
     AgentTransferred,
+    ArtifactSaved,
     DataComponent,
     DelegationReturned,
     DelegationStarted,
@@ -33,16 +34,37 @@ from inkeep_runtime.events import (
     RunEvent,
     RunFailed,
     RunStarted,
+    StatusSummary,
     TextDelta,
+    ToolApprovalRequested,
+    ToolApprovalResolved,
     ToolCallFinished,
     ToolCallStarted,
     Usage,
 )
-from inkeep_runtime.protocols.base import DONE, ProtocolAdapter, dumps, operation_payload, quote
+from inkeep_runtime.protocols.approvals import approval_operation
+from inkeep_runtime.protocols.base import (
+    DONE,
+    OperationEvent,
+    ProtocolAdapter,
+    artifact_payload,
+    dumps,
+    operation_payload,
+    quote,
+    summary_payload,
+)
 
 __all__ = ["OpenAICompletionCollector", "OpenAIStreamAdapter", "collect_completion", "openai_error", "usage_payload"]
 
 _OPERATION_EVENTS = (AgentTransferred, DelegationStarted, DelegationReturned, ToolCallStarted, ToolCallFinished)
+_APPROVAL_EVENTS = (ToolApprovalRequested, ToolApprovalResolved)
+
+
+def _operation_data(event: OperationEvent | ToolApprovalRequested | ToolApprovalResolved) -> dict[str, Any]:
+    """The operation payload of a transfer, delegation, tool call or approval (`protocols.approvals`)."""
+    if isinstance(event, _APPROVAL_EVENTS):
+        return approval_operation(event)
+    return operation_payload(event)
 
 
 def usage_payload(usage: Usage | None) -> dict[str, int]:
@@ -117,11 +139,10 @@ class OpenAIStreamAdapter(ProtocolAdapter):
             return self.encode_error(event.problem)
         if isinstance(event, AgentTransferred):
             self._agent_id = event.to_agent_id
-        if self.emit_operations and isinstance(event, _OPERATION_EVENTS):
-            return self._content_json({"type": "data-operation", "data": operation_payload(event)})
-        if self.emit_operations and isinstance(event, DataComponent):
-            data = {"id": event.id, "name": event.name, "props": event.props}
-            return self._content_json({"type": "data-component", "data": data})
+        if self.emit_operations and isinstance(event, _OPERATION_EVENTS + _APPROVAL_EVENTS):
+            return self._content_json({"type": "data-operation", "data": _operation_data(event)})
+        if self.emit_operations and isinstance(event, DataComponent | ArtifactSaved | StatusSummary):
+            return self._content_json(_data_json(event))
         return []  # steps, and operations the client did not ask for
 
     def encode_error(self, problem: Problem) -> list[str]:
@@ -196,6 +217,15 @@ class OpenAIStreamAdapter(ProtocolAdapter):
         if self.include_usage:
             chunk["usage"] = None
         return dumps(chunk)
+
+
+def _data_json(event: DataComponent | ArtifactSaved | StatusSummary) -> dict[str, Any]:
+    """The Inkeep-style `data-component`, `data-artifact` or `data-summary` object sent in `delta.content`."""
+    if isinstance(event, DataComponent):
+        return {"type": "data-component", "data": {"id": event.id, "name": event.name, "props": event.props}}
+    if isinstance(event, ArtifactSaved):
+        return {"type": "data-artifact", "data": artifact_payload(event)}
+    return {"type": "data-summary", "data": summary_payload(event)}
 
 
 class OpenAICompletionCollector:

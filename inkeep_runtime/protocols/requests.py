@@ -2,6 +2,8 @@
 
 `/v1/chat/completions` takes the OpenAI body (reference/protocols.md §A.1) plus Inkeep's fields
 (`conversationId`, `requestContext`, and the older `headers` as a fallback context source).
+Both endpoints also take the request context as JSON in the header `x-inkeep-request-context`
+(for clients that cannot add body fields), used only when the body has neither field.
 `/api/chat` takes the AI SDK 5+ body (`id`, `messages[].parts`, `trigger`; §B.3) and the legacy
 AI SDK 4 body (`messages[].content`).
 
@@ -19,6 +21,7 @@ tools itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,6 +39,7 @@ __all__ = [
     "HistoryMessage",
     "RunOptions",
     "RunRequest",
+    "RunSource",
     "UIChatBody",
     "parse_chat_completions",
     "parse_ui_chat",
@@ -59,6 +63,10 @@ class HistoryMessage:
 
     role: Role
     text: str
+
+
+RunSource = Literal["chat_completions", "api_chat", "a2a"]
+"""The API a run came through."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +102,15 @@ class RunRequest:
     """OpenAI `stream_options.include_usage`: add the usage chunk."""
     emit_operations: bool = False
     """Header `x-emit-operations: true`: show transfers, delegations and tool calls to OpenAI clients."""
+    shows_status_updates: bool = True
+    """The client will see status summaries (`/api/chat`; OpenAI only when streaming with operations)."""
     options: RunOptions = field(default_factory=RunOptions)
+    a2a_hops: int = 0
+    """How many A2A calls between servers led to this run (header `x-inkeep-a2a-hops`; 0 for chat clients)."""
+    source: RunSource = "chat_completions"
+    """Which API admitted the run (recorded in the query log): set by the endpoint, not parsed from the body."""
+    api_key_id: str | None = None
+    """The id of the API key that admitted the run (None in `--dev` mode); set by `http.run_auth`."""
 
 
 class _Body(BaseModel):
@@ -221,10 +237,11 @@ def parse_chat_completions(
         conversation_id=parsed.conversation_id,
         user_text=user_text,
         history=history,
-        request_context=_context(parsed),
+        request_context=_context(parsed, headers),
         is_streaming=bool(parsed.stream),
         include_usage=bool(parsed.stream and parsed.stream_options and parsed.stream_options.include_usage),
         emit_operations=_is_true(headers, "x-emit-operations"),
+        shows_status_updates=bool(parsed.stream) and _is_true(headers, "x-emit-operations"),
         options=options,
     )
 
@@ -256,7 +273,7 @@ def parse_ui_chat(
         conversation_id=parsed.conversation_id or parsed.id,
         user_text=user_text,
         history=history,
-        request_context=_context(parsed),
+        request_context=_context(parsed, headers),
         is_streaming=True,
         emit_operations=_is_true(headers, "x-emit-operations"),
         options=RunOptions(model=parsed.model),
@@ -327,9 +344,29 @@ def _split(texts: list[_MessageText], max_text_chars: int) -> tuple[str, tuple[H
     return user_text, history
 
 
-def _context(parsed: _ContextFields) -> Mapping[str, Any]:
+def _context(parsed: _ContextFields, headers: Mapping[str, str]) -> Mapping[str, Any]:
     source = parsed.request_context if parsed.request_context is not None else parsed.headers
+    if source is None:
+        source = _header_context(headers)
     return MappingProxyType(dict(source or {}))
+
+
+def _header_context(headers: Mapping[str, str]) -> dict[str, Any] | None:
+    """The JSON object in `x-inkeep-request-context`, if sent."""
+    name = "x-inkeep-request-context"
+    raw = headers.get(name)
+    if raw is None:
+        raw = next((v for k, v in headers.items() if k.lower() == name), None)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        msg = f"Header {name} must hold a JSON object (the request context)."
+        raise InvalidRequest(msg, [FieldError(pointer=f"header.{name}", message="Expected a JSON object.")])
+    return value
 
 
 def _is_true(headers: Mapping[str, str], name: str) -> bool:

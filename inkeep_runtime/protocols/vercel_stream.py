@@ -14,7 +14,12 @@ state to respect that:
 * transfers and delegations are control flow, not tools: `data-operation` parts whose `data` is the
   shared operation payload (`protocols.base.operation_payload`: `transfer`, `delegation_sent`,
   `delegation_returned`); they carry no `id`, because data parts with the same id replace each other;
+* a tool call waiting for approval gets the SDK's `tool-approval-request` after its input parts; a refused
+  one `tool-output-denied` (and no output part); see `protocols/approvals.py`;
 * a data component is `data-component` with the component id as part id, so re-sending it updates it;
+* a status summary is `data-summary` (`{type, label, details}`, no part id, the text block left open);
+  a saved artifact is `data-artifact` (`{artifactId, toolCallId, name, description, type,
+  artifactSummary}`) with the artifact id as part id;
 * the end is `finish` (with `finishReason` from the six v6 values, and the usage as
   `messageMetadata.usage`), then `[DONE]`; a failure is `error` (`errorText`) first and `finish` with
   `finishReason: "error"`.
@@ -29,6 +34,8 @@ from typing import Any
 
 from inkeep_runtime.events import (
     AgentTransferred,
+    ArtifactSaved,
+    ContextFetched,
     DataComponent,
     DelegationReturned,
     DelegationStarted,
@@ -37,14 +44,26 @@ from inkeep_runtime.events import (
     RunCompleted,
     RunEvent,
     RunStarted,
+    StatusSummary,
     StepFinished,
     StepStarted,
     TextDelta,
+    ToolApprovalRequested,
+    ToolApprovalResolved,
     ToolCallFinished,
     ToolCallStarted,
     Usage,
 )
-from inkeep_runtime.protocols.base import DONE, ProtocolAdapter, dumps, operation_payload, quote
+from inkeep_runtime.protocols.approvals import approval_operation, approval_request_chunk
+from inkeep_runtime.protocols.base import (
+    DONE,
+    ProtocolAdapter,
+    artifact_payload,
+    dumps,
+    operation_payload,
+    quote,
+    summary_payload,
+)
 
 __all__ = ["UI_MESSAGE_STREAM_HEADERS", "UIMessageStreamAdapter"]
 
@@ -66,6 +85,13 @@ _FINISH_REASONS: dict[FinishReason, str] = {
 }
 
 
+def _data_part(event: DataComponent | ArtifactSaved) -> str:
+    if isinstance(event, ArtifactSaved):
+        return dumps({"type": "data-artifact", "id": event.artifact_id, "data": artifact_payload(event)})
+    data = {"id": event.id, "name": event.name, "props": event.props}
+    return dumps({"type": "data-component", "id": event.id, "data": data})
+
+
 class UIMessageStreamAdapter(ProtocolAdapter):
     """Encodes one run as UI message stream chunks for one assistant message.
 
@@ -84,6 +110,8 @@ class UIMessageStreamAdapter(ProtocolAdapter):
         self._delta_head = ""
         self._tool_calls: set[str] = set()
         """Tool calls the client has seen start (so their output can follow)."""
+        self._denied: set[str] = set()
+        """Tool calls whose approval was refused: their part stays `output-denied` (`protocols.approvals`)."""
         self._usage: Usage | None = None
 
     @property
@@ -113,20 +141,26 @@ class UIMessageStreamAdapter(ProtocolAdapter):
             return self._close_step()
         if isinstance(event, ToolCallStarted):
             return [*self._close_text(), *self._tool_start(event.call_id, event.tool_name, event.arguments)]
-        if isinstance(event, ToolCallFinished):
+        if isinstance(event, ToolCallFinished | ToolApprovalRequested | ToolApprovalResolved):
             return [*self._close_text(), *self._tool_output(event)]
         if isinstance(event, AgentTransferred | DelegationStarted | DelegationReturned):
             data = operation_payload(event)
             return [*self._close_text(), dumps({"type": "data-operation", "data": data})]
-        if isinstance(event, DataComponent):
-            data = {"id": event.id, "name": event.name, "props": event.props}
-            return [*self._close_text(), dumps({"type": "data-component", "id": event.id, "data": data})]
-        if isinstance(event, Usage):
-            self._usage = event
+        if isinstance(event, DataComponent | ArtifactSaved | StatusSummary):
+            return self._data(event)
+        if isinstance(event, Usage | ContextFetched):
+            self._usage = event if isinstance(event, Usage) else self._usage  # context fetches are not for clients
             return []
         if isinstance(event, RunCompleted):
             return self._finish(_FINISH_REASONS[event.finish_reason])
         return self.encode_error(event.problem)  # RunFailed, the only event left
+
+    def _data(self, event: DataComponent | ArtifactSaved | StatusSummary) -> list[str]:
+        if isinstance(event, StatusSummary):
+            # No id (summaries accumulate) and the open text block stays open: a progress note must not split
+            # the answer into two text parts (the AI SDK adds data parts beside an open text part).
+            return [dumps({"type": "data-summary", "data": summary_payload(event)})]
+        return [*self._close_text(), _data_part(event)]
 
     def encode_error(self, problem: Problem) -> list[str]:
         """`error` with the problem's detail as `errorText`, then `finish` (reason `error`) and `[DONE]`."""
@@ -187,7 +221,22 @@ class UIMessageStreamAdapter(ProtocolAdapter):
             ),
         ]
 
-    def _tool_output(self, event: ToolCallFinished) -> list[str]:
+    def _approval(self, event: ToolApprovalRequested | ToolApprovalResolved) -> list[str]:
+        if isinstance(event, ToolApprovalRequested):
+            known = event.call_id in self._tool_calls  # the SDK needs the tool part before its approval request
+            frames = [] if known else self._tool_start(event.call_id, event.tool_name, event.arguments)
+            return [*frames, dumps(approval_request_chunk(event))]
+        frames = [dumps({"type": "data-operation", "data": approval_operation(event)})]
+        if event.decision != "approved" and event.call_id in self._tool_calls:
+            self._denied.add(event.call_id)
+            frames.insert(0, dumps({"type": "tool-output-denied", "toolCallId": event.call_id}))
+        return frames
+
+    def _tool_output(self, event: ToolCallFinished | ToolApprovalRequested | ToolApprovalResolved) -> list[str]:
+        if not isinstance(event, ToolCallFinished):
+            return self._approval(event)
+        if event.call_id in self._denied:
+            return []
         # The client rejects an output for a call it never saw start; announce it rather than break the stream.
         frames = [] if event.call_id in self._tool_calls else self._tool_start(event.call_id, event.tool_name, {})
         if event.is_error:

@@ -16,7 +16,17 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inkeep_runtime.store import m001_initial, m002_conversations, m007_query_logs
+from inkeep_runtime.store import (
+    m001_initial,
+    m002_conversations,
+    m003_a2a_tasks,
+    m004_context_cache,
+    m005_artifacts,
+    m006_oauth,
+    m007_query_logs,
+    m008_tool_permissions,
+    m009_analytics_indexes,
+)
 
 __all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
 
@@ -27,7 +37,13 @@ Migration = Callable[[sa.Connection], None]
 MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
     ("m001_initial", m001_initial.upgrade),
     ("m002_conversations", m002_conversations.upgrade),
+    ("m003_a2a_tasks", m003_a2a_tasks.upgrade),
+    ("m004_context_cache", m004_context_cache.upgrade),
+    ("m005_artifacts", m005_artifacts.upgrade),
+    ("m006_oauth", m006_oauth.upgrade),
     ("m007_query_logs", m007_query_logs.upgrade),
+    ("m008_tool_permissions", m008_tool_permissions.upgrade),
+    ("m009_analytics_indexes", m009_analytics_indexes.upgrade),
 )
 
 _LEDGER = sa.Table(

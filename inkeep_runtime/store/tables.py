@@ -13,28 +13,48 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKeyConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from inkeep_runtime.store.tables_a2a import A2ATask
+from inkeep_runtime.store.tables_artifacts import Artifact
+from inkeep_runtime.store.tables_context import ContextCacheEntry
+from inkeep_runtime.store.tables_oauth import OAuthClient, OAuthState, OAuthToken
 from inkeep_runtime.store.tables_observe import QueryLog, QueryStep, ToolCallLog
+from inkeep_runtime.store.tables_permissions import (
+    AgentToolPermission,
+    ToolApproval,
+    ToolOverride,
+    ToolPermissionDefault,
+)
 
 __all__ = [
+    "A2ATask",
     "Agent",
     "AgentArtifactComponent",
     "AgentDataComponent",
     "AgentGraph",
     "AgentRelation",
+    "AgentToolPermission",
     "AgentToolRelation",
     "ApiKey",
+    "Artifact",
     "ArtifactComponent",
+    "ContextCacheEntry",
     "ContextConfig",
     "Conversation",
     "CredentialReference",
     "DataComponent",
     "ExternalAgent",
     "Message",
+    "OAuthClient",
+    "OAuthState",
+    "OAuthToken",
     "Project",
     "QueryLog",
     "QueryStep",
     "Tool",
+    "ToolApproval",
     "ToolCallLog",
+    "ToolOverride",
+    "ToolPermissionDefault",
 ]
 
 _ID = 255

@@ -35,7 +35,9 @@ async def test_router_transfers_to_technical_which_calls_the_mcp_tool(store: Sto
         document["tools"]["support-tools"]["config"]["mcp"]["server"]["url"] = f"{base_url}/mcp"
         await push(store, tmp_path, document)
         async with executor(store) as runner:
-            prepared = await runner.prepare(TARGET, request("The dashboard shows an error after the install, help"))
+            text = "The dashboard shows an error after the install, help"
+            # No profile service runs here: the graph's userProfile variable falls back to its defaultValue.
+            prepared = await runner.prepare(TARGET, request(text, request_context={"userId": "ada"}))
             events = [event async for event in runner.stream(prepared)]
     transfer = next(e for e in events if isinstance(e, AgentTransferred))
     assert (transfer.from_agent_id, transfer.to_agent_id) == ("router", "technical")

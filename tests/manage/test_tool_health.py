@@ -376,7 +376,7 @@ async def test_available_tools_reads_the_cache(
     assert response.status_code == 200
     data = response.json()["data"]
     assert data == {
-        "availableTools": synced["availableTools"],
+        "availableTools": [{**tool, "addedContext": None} for tool in synced["availableTools"]],
         "lastSync": synced["lastToolsSync"],
         "status": "healthy",
     }
@@ -454,7 +454,9 @@ async def test_secrets_echoed_by_a_server_are_masked_in_sync_errors() -> None:
         msg = f"server says {dict(spec.headers)}"
         raise McpNeedsAuth(msg, www_authenticate="Bearer")
 
-    services = SimpleNamespace(settings=SimpleNamespace(tool_timeout_s=1.0), mcp=SimpleNamespace(list_tools=list_tools))
+    services = SimpleNamespace(
+        settings=SimpleNamespace(tool_timeout_s=1.0), mcp=SimpleNamespace(list_tools=list_tools), credentials=None
+    )
     call = Call(path={}, query=None, body=None, services=services, request=cast(Any, None))
     row = {"config": mcp_config("http://127.0.0.1:1/mcp"), "headers": {"Authorization": "Bearer s3cr3t-token"}}
     with pytest.raises(McpNeedsAuth) as caught:

@@ -31,7 +31,8 @@ from inkeep_runtime.events import (
     ToolCallStarted,
     Usage,
 )
-from inkeep_runtime.observe.tracing import RunTracer, TracingMiddleware, tracer_provider_from_env
+from inkeep_runtime.observe.otel import TracingMiddleware, tracer_provider_from_env
+from inkeep_runtime.observe.tracing import RunTracer
 
 
 @pytest.fixture

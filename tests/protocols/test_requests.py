@@ -54,6 +54,7 @@ def test_openai_body_becomes_a_run_request() -> None:
         is_streaming=True,
         include_usage=True,
         emit_operations=False,
+        shows_status_updates=False,  # OpenAI clients see summaries only with x-emit-operations
         options=RunOptions(model="gpt-4o", temperature=0.2, max_tokens=100, user="u-1"),
     )
 
