@@ -46,11 +46,11 @@ from inkeep_runtime.errors import Conflict, InkeepError, NotFound, ToolError, To
 from inkeep_runtime.http.endpoint import Call, Endpoint
 from inkeep_runtime.manage.crud import PROJECT_PREFIX, project_scope, require_project
 from inkeep_runtime.manage.schemas import ApiModel, DataEnvelope
-from inkeep_runtime.manage.tool_permissions import ListedTool, added_context_of
-from inkeep_runtime.manage.tools import ToolRead, ToolStatus
+from inkeep_runtime.manage.tools import ListedTool, ToolRead, ToolStatus
 from inkeep_runtime.mcp.client import McpNeedsAuth, McpToolInfo
 from inkeep_runtime.mcp.pool import McpHealth
 from inkeep_runtime.mcp.spec import McpConfigError, McpServerSpec, spec_from_config
+from inkeep_runtime.store.permissions import read_overrides
 from inkeep_runtime.store.rows import Rows, Scope, utc_now
 
 __all__ = [
@@ -61,7 +61,9 @@ __all__ = [
     "HealthSummary",
     "SettledHealthCheck",
     "ToolHealth",
+    "added_context_of",
     "endpoints",
+    "sync_if_never_synced",
 ]
 
 logger = logging.getLogger(__name__)
@@ -278,6 +280,30 @@ async def _sync(call: Call, scope: Scope, row: Mapping[str, Any]) -> tuple[dict[
         "last_tools_sync": now,
     }
     return await _save(call, scope, row["id"], changes), None
+
+
+async def added_context_of(call: Call, scope: Scope, tool_id: str) -> dict[str, str]:
+    """`toolName → addedContext` of one tool (for `GET .../available-tools`)."""
+    async with call.services.store.read() as session:
+        overrides = await read_overrides(session, scope, [tool_id])
+    return {name: text for (_, name), text in overrides.items()}
+
+
+async def sync_if_never_synced(call: Call, scope: Scope, row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record with its tool list synced live when it never was (a failure leaves the record as it was).
+
+    Permissions are set per tool name, so their routes need the names a server offers even before any run
+    or `sync` listed them.
+    """
+    if row["last_tools_sync"] is not None or row["status"] == "disabled":
+        return row
+    try:
+        tools = await _discover(call, row)
+    except ToolError as exc:
+        logger.info("tool '%s' could not be listed: %s", row["id"], exc.detail)
+        return row
+    changes = {"available_tools": _tool_list(tools), "last_tools_sync": utc_now()}
+    return await _save(call, scope, row["id"], changes)
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------

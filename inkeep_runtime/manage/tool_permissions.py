@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import anyio
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,10 +28,9 @@ from inkeep_runtime.errors import FieldError, InvalidRequest, NotFound
 from inkeep_runtime.http.endpoint import Call, Endpoint
 from inkeep_runtime.manage.crud import PROJECT_PREFIX, project_scope, require_project
 from inkeep_runtime.manage.schemas import ApiModel, DataEnvelope, RequestModel, ResourceId
-from inkeep_runtime.manage.tools import AvailableTool
+from inkeep_runtime.manage.tool_health import sync_if_never_synced
 from inkeep_runtime.store.permissions import (
     read_default_mode,
-    read_overrides,
     read_permissions,
     set_default_mode,
     set_override,
@@ -38,18 +38,11 @@ from inkeep_runtime.store.permissions import (
 )
 from inkeep_runtime.store.rows import Rows, Scope
 
-__all__ = ["ListedTool", "PermissionMode", "added_context_of", "endpoints"]
+__all__ = ["PermissionMode", "endpoints"]
 
 PermissionMode = Literal["always_execute", "require_approval", "disabled"]
 _TAG = "Tool Permissions"
 _MAX_ADDED_CONTEXT = 2000
-
-
-class ListedTool(AvailableTool):
-    """An item of `GET .../tools/{id}/available-tools`: the cached tool plus its added context."""
-
-    added_context: str | None = None
-    """Operator-written text appended to the description the model sees (#13)."""
 
 
 class ToolPermissionRead(ApiModel):
@@ -150,9 +143,20 @@ async def _permission_list(session: AsyncSession, scope: Scope, agent_id: str) -
     return found
 
 
+async def _sync_unlisted(call: Call, scope: Scope, agent_id: str) -> None:
+    """List the servers of the agent's tools that were never synced (live, outside any transaction)."""
+    async with call.services.store.read() as session:
+        pairs = await _relations(Rows(session), scope, agent_id)
+    unlisted = {tool["id"]: tool for _, tool in pairs if tool["last_tools_sync"] is None}
+    async with anyio.create_task_group() as group:
+        for tool in unlisted.values():
+            group.start_soon(sync_if_never_synced, call, scope, tool)
+
+
 async def get_permissions(call: Call) -> Any:
-    """#9: every tool the agent reaches, with its mode."""
+    """#9: every tool the agent reaches, with its mode (servers never listed are listed first)."""
     scope = project_scope(call)
+    await _sync_unlisted(call, scope, call.path["agentId"])
     async with call.services.store.read() as session:
         return {"data": await _permission_list(session, scope, call.path["agentId"])}
 
@@ -186,6 +190,7 @@ async def put_permissions(call: Call) -> Any:
     scope = project_scope(call)
     agent_id = call.path["agentId"]
     body: ToolPermissionsUpdate = call.body
+    await _sync_unlisted(call, scope, agent_id)
     async with call.services.store.write(scope.key) as session:
         _check_changes(body, await _relations(Rows(session), scope, agent_id))
         for change in body.permissions:
@@ -223,13 +228,6 @@ async def put_defaults(call: Call) -> Any:
 
 
 # --- added context ----------------------------------------------------------------------------------------------
-
-
-async def added_context_of(call: Call, scope: Scope, tool_id: str) -> dict[str, str]:
-    """`toolName → addedContext` of one tool (for `GET .../available-tools`)."""
-    async with call.services.store.read() as session:
-        overrides = await read_overrides(session, scope, [tool_id])
-    return {name: text for (_, name), text in overrides.items()}
 
 
 async def patch_added_context(call: Call) -> Any:

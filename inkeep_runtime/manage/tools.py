@@ -14,6 +14,7 @@ from inkeep_runtime.store.rows import Rows
 
 __all__ = [
     "TOOLS",
+    "ListedTool",
     "McpConfig",
     "McpServer",
     "McpTransport",
@@ -123,6 +124,13 @@ class AvailableTool(ApiModel):
     name: str
     description: str | None = None
     input_schema: dict[str, Any] | None = None
+
+
+class ListedTool(AvailableTool):
+    """An item of `GET .../tools/{id}/available-tools`: the cached tool plus its added context."""
+
+    added_context: str | None = None
+    """Operator-written text appended to the description the model sees (#13)."""
 
 
 class ToolRead(ApiModel):

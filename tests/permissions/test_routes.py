@@ -42,6 +42,20 @@ async def test_every_reachable_tool_is_listed_with_the_default_mode(client: http
     assert set(modes.values()) == {("always_execute", "default")}
 
 
+async def test_a_server_never_synced_is_listed_live_for_permissions(
+    store: Store, tmp_path: Path, fake_llm: FakeLLM, fake_mcp: FakeMcpServer, client: httpx.AsyncClient
+) -> None:
+    await ops_graph(store, tmp_path, fake_llm, fake_mcp)  # no sync, no run: the tool list was never read
+    listed = await client.get(PERMISSIONS)
+    assert listed.status_code == 200, listed.text
+    assert {"echo", "add", "slow", "fail"} <= set(_modes(listed.json()))
+    wrong = await client.put(
+        PERMISSIONS, json={"permissions": [{"toolId": "tools", "toolName": "nope", "mode": "disabled"}]}
+    )
+    assert wrong.status_code == 400, wrong.text
+    assert wrong.json()["errors"][0]["pointer"] == "/permissions/0/toolName"
+
+
 async def test_put_upserts_only_the_listed_tools_and_null_clears(client: httpx.AsyncClient, synced: None) -> None:
     body = {
         "permissions": [
