@@ -222,6 +222,8 @@ class QueryRecorder:
             call["error_type"] = event.error_type or _approval_error(call["approval"]) or "tool_error"
             call["error_message"] = truncate(str(event.output), MAX_PREVIEW_CHARS)
             group.step["status"] = "error"
+            if group.step.get("error_message") is None:  # the group names its first failing call
+                group.step["error_message"] = f"{call['tool_name']}: {call['error_message']}"
             if call["error_type"] == "permission_denied":
                 call["permission_mode"] = "disabled"
         group.open_calls -= 1
