@@ -73,6 +73,8 @@ _Outputs = dict[str, tuple[Any, bool, str | None]]
 
 _LEASE_POLLS = 3
 """A lease outlives this many polls, so one slow poll does not make a live run look gone."""
+_MAX_LEASE_WAIT_S = 60.0
+"""Longest an approve request waits for another process's run to give up its approval."""
 _ANSWER_SHARE = 0.25
 _ANSWER_MAX_S = 30.0
 
@@ -270,7 +272,9 @@ class ApprovalBroker:
 
     async def _run_detached(self, record: ApprovalRecord) -> None:
         """Carry out an approval whose run is gone, once its lease has lapsed (see the module doc)."""
-        give_up = anyio.current_time() + self.lease_s + 2 * self.poll_s
+        # The owner's lease may be longer than ours (another process, other settings): wait for the one it holds.
+        lease_left = min(max(self.lease_s, _seconds_until(record.lease_until)), _MAX_LEASE_WAIT_S)
+        give_up = anyio.current_time() + lease_left + 2 * self.poll_s
         while not await self.rows.claim(record.scope, record.id, "detached"):
             current = await self._reload(record)
             if current.resumed_by is not None or anyio.current_time() >= give_up:
