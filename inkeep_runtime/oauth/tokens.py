@@ -34,6 +34,9 @@ __all__ = ["OAuthTokens"]
 
 logger = logging.getLogger(__name__)
 
+_RACE_WAIT_S = 2.0
+"""How long a refused refresh looks for tokens another process is storing (see `_refreshed_elsewhere`)."""
+
 
 class OAuthTokens:
     """The `oauth` credential store: tokens kept in the database, refreshed on demand."""
@@ -101,6 +104,21 @@ class OAuthTokens:
             raise CredentialError(msg, credential_id=ref_id)
         return record
 
+    async def _refreshed_elsewhere(self, record: TokenRecord, *, wait: bool) -> TokenRecord | None:
+        """The tokens another process stored since `record` was read, if any.
+
+        A refresh refused because another process just rotated the refresh token: that process may still be
+        storing its new tokens, so look again for a moment before calling the refresh failed.
+        """
+        deadline = anyio.current_time() + (_RACE_WAIT_S if wait else 0.0)
+        while True:
+            fresh = await self._records.tokens(record.scope, record.credential_id)
+            if fresh is not None and fresh.access_token != record.access_token:
+                return fresh
+            if anyio.current_time() >= deadline:
+                return None
+            await anyio.sleep(0.05)
+
     async def _refresh(self, record: TokenRecord) -> TokenRecord:
         ref_id = record.credential_id
         expired = record.expires_at is not None and record.expires_at <= self._clock()
@@ -126,8 +144,8 @@ class OAuthTokens:
                 )
         except (OAuthError, TimeoutError) as exc:
             reason = exc.detail if isinstance(exc, OAuthError) else f"no answer within {self._timeout_s:g} s"
-            fresh = await self._records.tokens(record.scope, ref_id)
-            if fresh is not None and fresh.access_token != record.access_token:
+            fresh = await self._refreshed_elsewhere(record, wait=isinstance(exc, OAuthError))
+            if fresh is not None:
                 return fresh  # another process refreshed first
             if not expired:
                 logger.warning("OAuth refresh of credential '%s' failed (%s); using the current token", ref_id, reason)
