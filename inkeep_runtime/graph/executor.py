@@ -15,28 +15,32 @@ How a turn flows:
 
 Everything runs in-process: no HTTP calls to ourselves and no global stream registry. Only external
 agents are reached over A2A (`graph/external.py`).
+
+Where the parts live: this module drives the run (prepare, the agent loop with transfers and
+delegations, guards, context resolution, status updates). A run's mutable state is a `RunState`
+(`graph/run_state.py`). Each agent turn gets its model, client, tool catalog, limits, approval gate
+and artifact tools from `graph/turn_setup.py`; MCP tool lists and calls go through
+`graph/tool_access.py`; what each agent reads comes from `graph/turn_messages.py`; the answers are
+stored at the end by `graph/answers.py`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
 import httpx
 
 from inkeep_runtime.a2a.client import A2AClient
-from inkeep_runtime.agent.approvals import ApprovalBroker, ApprovalContext, RunApprovals
-from inkeep_runtime.agent.artifacts import ArtifactTools
-from inkeep_runtime.agent.components import StructuredOutput
-from inkeep_runtime.agent.prompt import history_messages, history_window, system_prompt, transfer_note
+from inkeep_runtime.agent.approvals import ApprovalBroker
+from inkeep_runtime.agent.prompt import transfer_note
 from inkeep_runtime.agent.status import StatusSummarizer, with_status_updates
 from inkeep_runtime.agent.status_config import summarizer_model
-from inkeep_runtime.agent.turn import TurnOutcome, TurnSetup, run_turn
+from inkeep_runtime.agent.turn import TurnOutcome, run_turn
 from inkeep_runtime.context import ContextService
 from inkeep_runtime.credentials import CredentialResolver
 from inkeep_runtime.errors import Conflict, InkeepError, NotFound, TurnLimitExceeded
@@ -50,17 +54,20 @@ from inkeep_runtime.events import (
     RunStarted,
     Usage,
 )
+from inkeep_runtime.graph.answers import save_answers
 from inkeep_runtime.graph.contract import PreparedRun, RunTarget
-from inkeep_runtime.graph.definition import AgentDefinition, GraphDefinition, McpBinding
+from inkeep_runtime.graph.definition import GraphDefinition
 from inkeep_runtime.graph.external import ExternalAgents, ExternalHandoff
 from inkeep_runtime.graph.loader import GraphLoader
-from inkeep_runtime.graph.relations import DelegateTarget, McpTarget, ToolCatalog, build_catalog
+from inkeep_runtime.graph.relations import DelegateTarget, McpTarget
+from inkeep_runtime.graph.run_state import RunState
+from inkeep_runtime.graph.tool_access import ToolAccess
+from inkeep_runtime.graph.turn_messages import agent_messages, delegated_messages
+from inkeep_runtime.graph.turn_setup import TurnSetupBuilder
 from inkeep_runtime.ids import new_id
 from inkeep_runtime.llm.client import LLMClient
-from inkeep_runtime.llm.messages import AssistantMessage, Message, SystemMessage, ToolResultMessage, UserMessage
-from inkeep_runtime.llm.offline import OFFLINE_MODEL, is_offline_model
-from inkeep_runtime.mcp import McpPool, McpToolInfo, ToolResult
-from inkeep_runtime.observe.taxonomy import error_type_of
+from inkeep_runtime.llm.messages import Message
+from inkeep_runtime.mcp import McpPool, ToolResult
 from inkeep_runtime.protocols.requests import RunRequest
 from inkeep_runtime.settings import Settings
 from inkeep_runtime.store.artifacts import ArtifactStore
@@ -71,25 +78,6 @@ from inkeep_runtime.store.rows import Scope
 __all__ = ["GraphExecutor"]
 
 logger = logging.getLogger(__name__)
-
-_TOOL_LIST_TTL_S = 60.0
-_TOOL_LIST_FAILURE_TTL_S = 5.0
-
-
-@dataclass(slots=True)
-class _Run:
-    """Mutable state of one run (what must be stored when it ends)."""
-
-    prepared: PreparedRun
-    graph: GraphDefinition
-    scope: Scope
-    deadline: float
-    active_agent_id: str
-    answers: list[tuple[str, TurnOutcome]] = field(default_factory=list)
-    transfers: int = 0
-    completed: bool = False
-    variables: Mapping[str, Any] | None = None
-    """Template variables of the graph's context config (None: the graph has none)."""
 
 
 class GraphExecutor:
@@ -109,10 +97,6 @@ class GraphExecutor:
         http: httpx.AsyncClient | None = None,
         approvals: ApprovalBroker | None = None,
     ) -> None:
-        self._llm = llm
-        self._approvals = approvals
-        self._offline_llm = offline_llm
-        self._mcp = mcp
         self._settings = settings
         self._loader = GraphLoader(
             store, version_of=version_of, tool_timeout_s=settings.tool_timeout_s, credentials=credentials
@@ -125,9 +109,15 @@ class GraphExecutor:
             fetch_timeout_s=settings.context_fetch_timeout_s,
             max_response_bytes=settings.context_max_response_bytes,
         )
-        self._tool_lists: dict[str, tuple[float, list[McpToolInfo]]] = {}
-        self._tool_limiter = anyio.CapacityLimiter(settings.max_parallel_tools)
-        self._artifacts = ArtifactStore(store)
+        self._tools = ToolAccess(mcp, tool_timeout_s=settings.tool_timeout_s)
+        self._setups = TurnSetupBuilder(
+            llm=llm,
+            offline_llm=offline_llm,
+            settings=settings,
+            tools=self._tools,
+            artifacts=ArtifactStore(store),
+            approvals=approvals,
+        )
         self._external = ExternalAgents(a2a or A2AClient(timeout_s=settings.tool_timeout_s))
 
     async def prepare(self, target: RunTarget, request: RunRequest) -> PreparedRun:
@@ -186,14 +176,14 @@ class GraphExecutor:
         """Run the turn, yielding events as they happen (see `Runner.stream`)."""
         scope = Scope(prepared.target.tenant_id, prepared.target.project_id)
         graph = await self._loader.load(scope, prepared.target.graph_id)
-        run = _Run(
+        run = RunState(
             prepared=prepared,
             graph=graph,
             scope=scope,
             deadline=anyio.current_time() + self._settings.run_deadline_s,
             active_agent_id=prepared.agent_id,
         )
-        model, _ = self._model_of(graph, graph.agents[prepared.agent_id])
+        model, _ = self._setups.model_of(graph, graph.agents[prepared.agent_id])
         yield RunStarted(
             run_id=prepared.run_id,
             conversation_id=prepared.conversation_id,
@@ -225,20 +215,22 @@ class GraphExecutor:
             )
         finally:
             with anyio.move_on_after(2, shield=True):
-                await self._save(run)
+                await save_answers(self._conversations, run)
 
-    def _with_status_updates(self, run: _Run, events: AsyncGenerator[RunEvent, None]) -> AsyncGenerator[RunEvent, None]:
+    def _with_status_updates(
+        self, run: RunState, events: AsyncGenerator[RunEvent, None]
+    ) -> AsyncGenerator[RunEvent, None]:
         """The run's events, with progress summaries merged in when the graph has `statusUpdates`."""
         config = run.graph.status_updates
         if config is None or not run.prepared.request.shows_status_updates:
             return events
         model, options = summarizer_model(run.graph.model_settings, config, self._settings.default_model)
-        llm = self._offline_llm if is_offline_model(model) else self._llm
+        llm = self._setups.llm_for(model)
         question = run.prepared.request.user_text
         summarizer = StatusSummarizer(llm=llm, model=model, options=options, config=config, question=question)
         return with_status_updates(events, summarizer)
 
-    async def _resolve_context(self, run: _Run) -> tuple[ContextFetched, ...]:
+    async def _resolve_context(self, run: RunState) -> tuple[ContextFetched, ...]:
         """Resolve the context variables of this turn (nothing to do without a context config)."""
         resolved = await self._context.resolve(
             run.scope,
@@ -251,7 +243,7 @@ class GraphExecutor:
         run.variables = resolved.variables
         return resolved.events
 
-    async def _run_agents(self, run: _Run) -> AsyncGenerator[RunEvent, None]:
+    async def _run_agents(self, run: RunState) -> AsyncGenerator[RunEvent, None]:
         graph = run.graph
         limit = graph.transfer_limit or self._settings.max_transfers
         note: Message | None = None
@@ -259,8 +251,8 @@ class GraphExecutor:
             agent = graph.agents[run.active_agent_id]
             outcome = TurnOutcome()
             run.answers.append((agent.id, outcome))
-            messages = await self._messages_for(run, agent, note)
-            setup = await self._setup(run, agent, is_delegated=False)
+            messages = await agent_messages(self._conversations, run, agent, note, renderer=self._context.renderer)
+            setup = await self._setups.build(run, agent, is_delegated=False)
             async for event in run_turn(setup, messages, _Tools(self, run, [agent.id]), outcome):
                 yield event
             if outcome.transfer is None:
@@ -283,98 +275,11 @@ class GraphExecutor:
             note = transfer_note(graph, agent.id, outcome.transfer_reason)
             run.active_agent_id = target.agent_id
 
-    async def _messages_for(self, run: _Run, agent: AgentDefinition, note: Message | None) -> list[Message]:
-        records = await self._conversations.messages(
-            run.scope, run.prepared.conversation_id, last=history_window(agent.history)
-        )
-        messages: list[Message] = [
-            SystemMessage(
-                content=system_prompt(run.graph, agent, variables=run.variables, renderer=self._context.renderer)
-            )
-        ]
-        messages.extend(history_messages(records, agent.id, agent.history))
-        messages.extend(
-            AssistantMessage(content=f"[{run.graph.describe(who)[0]}] {outcome.text}")
-            for who, outcome in run.answers[:-1]
-            if outcome.text
-        )
-        if note is not None:
-            messages.append(note)
-        return messages
-
-    def _model_of(self, graph: GraphDefinition, agent: AgentDefinition) -> tuple[str, dict[str, Any]]:
-        model = agent.model_settings.get("model") or graph.model_settings.get("model") or self._settings.default_model
-        options = {
-            **(graph.model_settings.get("providerOptions") or {}),
-            **(agent.model_settings.get("providerOptions") or {}),
-        }
-        return str(model or OFFLINE_MODEL), options
-
-    async def _setup(self, run: _Run, agent: AgentDefinition, *, is_delegated: bool) -> TurnSetup:
-        model, options = self._model_of(run.graph, agent)
-        catalog = await self._catalog(run.graph, agent, is_delegated=is_delegated)
-        conversation_id, run_id = run.prepared.conversation_id, run.prepared.run_id
-        artifacts = await ArtifactTools.for_turn(  # None unless the graph has artifact components
-            self._artifacts, run.graph, agent, scope=run.scope, conversation_id=conversation_id, run_id=run_id
-        )
-        return TurnSetup(
-            agent_id=agent.id,
-            llm=self._offline_llm if is_offline_model(model) else self._llm,
-            model=model,
-            options=options,
-            catalog=artifacts.extend(catalog) if artifacts is not None else catalog,
-            step_limit=agent.step_limit or run.graph.step_limit or self._settings.max_steps,
-            deadline=run.deadline,
-            tool_limiter=self._tool_limiter,
-            allow_transfer=not is_delegated,
-            approvals=self._approval_gate(run),
-            output=StructuredOutput.for_agent(agent),
-            artifacts=artifacts,
-        )
-
-    def _approval_gate(self, run: _Run) -> RunApprovals | None:
-        if self._approvals is None:
-            return None
-        prepared = run.prepared
-        context = ApprovalContext(
-            scope=run.scope,
-            run_id=prepared.run_id,
-            graph_id=run.graph.id,
-            conversation_id=prepared.conversation_id,
-            deadline=run.deadline,
-        )
-        return self._approvals.for_run(context)
-
     async def load_graph(self, scope: Scope, graph_id: str) -> GraphDefinition:
         """The runnable graph (cached), for work outside a run such as late-approved tool calls."""
         return await self._loader.load(scope, graph_id)
 
-    async def _catalog(self, graph: GraphDefinition, agent: AgentDefinition, *, is_delegated: bool) -> ToolCatalog:
-        found: list[tuple[McpBinding, McpToolInfo]] = []
-        for binding in agent.tools:
-            if binding.is_disabled:
-                continue
-            infos = binding.cached_tools if binding.cached_tools is not None else await self._live_tools(binding)
-            found.extend((binding, info) for info in infos)
-        shown = agent if not is_delegated else _without_transfers(agent)
-        return build_catalog(graph, shown, found)
-
-    async def _live_tools(self, binding: McpBinding) -> list[McpToolInfo]:
-        """Tools of a never-synced server, listed live and remembered for a minute."""
-        cached = self._tool_lists.get(binding.spec.key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        try:
-            with anyio.fail_after(self._settings.tool_timeout_s):
-                infos = await self._mcp.list_tools(binding.spec)
-        except (InkeepError, TimeoutError) as exc:
-            logger.warning("MCP tool '%s' (%s) is unavailable: %s", binding.tool_id, binding.spec.target, exc)
-            self._tool_lists[binding.spec.key] = (time.monotonic() + _TOOL_LIST_FAILURE_TTL_S, [])
-            return []
-        self._tool_lists[binding.spec.key] = (time.monotonic() + _TOOL_LIST_TTL_S, infos)
-        return infos
-
-    async def delegate(self, run: _Run, stack: list[str], target: DelegateTarget, message: str) -> tuple[str, bool]:
+    async def delegate(self, run: RunState, stack: list[str], target: DelegateTarget, message: str) -> tuple[str, bool]:
         """Run `target` on `message` out of sight; return its answer (see `ToolRunner.delegate`)."""
         if target.is_external:
             hops = run.prepared.request.a2a_hops
@@ -391,15 +296,8 @@ class GraphExecutor:
             raise TurnLimitExceeded(msg, limit="delegationDepth")
         agent = run.graph.agents[target.agent_id]
         outcome = TurnOutcome()
-        messages: list[Message] = [
-            SystemMessage(
-                content=system_prompt(
-                    run.graph, agent, is_delegated=True, variables=run.variables, renderer=self._context.renderer
-                )
-            ),
-            UserMessage(content=message),
-        ]
-        setup = await self._setup(run, agent, is_delegated=True)
+        messages = delegated_messages(run, agent, message, renderer=self._context.renderer)
+        setup = await self._setups.build(run, agent, is_delegated=True)
         observe = run.prepared.observer
         async for event in run_turn(setup, messages, _Tools(self, run, [*stack, agent.id]), outcome):
             if observe is not None:  # a delegated agent works out of sight; only observers (query log) see it
@@ -408,41 +306,7 @@ class GraphExecutor:
 
     async def call_mcp(self, target: McpTarget, arguments: dict[str, Any]) -> ToolResult:
         """Call an MCP tool; failures and timeouts come back as error results."""
-        try:
-            with anyio.fail_after(target.binding.spec.timeout_s):
-                return await self._mcp.call_tool(target.binding.spec, target.tool_name, arguments)
-        except TimeoutError:
-            return ToolResult(
-                content_text=f"Tool '{target.tool_name}' timed out after {target.binding.spec.timeout_s:g} s.",
-                is_error=True,
-                error_type="timeout",
-            )
-        except InkeepError as exc:
-            failed = f"Tool '{target.tool_name}' failed: {exc.detail}"
-            return ToolResult(content_text=failed, is_error=True, error_type=error_type_of(exc))
-
-    async def _save(self, run: _Run) -> None:
-        """Store what the agents said (partial unless completed) and who is active now."""
-        messages: list[NewMessage] = []
-        for agent_id, outcome in run.answers:
-            for produced in outcome.produced:
-                messages.append(_internal(produced, agent_id, run.prepared.run_id))
-            if outcome.text:
-                messages.append(
-                    NewMessage(
-                        role="assistant",
-                        content=outcome.text,
-                        agent_id=agent_id,
-                        is_partial=not run.completed,
-                        run_id=run.prepared.run_id,
-                    )
-                )
-        try:
-            await self._conversations.append(
-                run.scope, run.prepared.conversation_id, messages, active_agent_id=run.active_agent_id
-            )
-        except Exception:
-            logger.exception("could not store the answer of run %s", run.prepared.run_id)
+        return await self._tools.call_mcp(target, arguments)
 
 
 @dataclass(slots=True)
@@ -450,7 +314,7 @@ class _Tools:
     """The `ToolRunner` of one agent within a run (knows the delegation stack)."""
 
     executor: GraphExecutor
-    run: _Run
+    run: RunState
     stack: list[str]
 
     async def call_mcp(self, target: McpTarget, arguments: dict[str, Any]) -> ToolResult:
@@ -458,31 +322,3 @@ class _Tools:
 
     async def delegate(self, target: DelegateTarget, message: str) -> tuple[str, bool]:
         return await self.executor.delegate(self.run, self.stack, target, message)
-
-
-def _without_transfers(agent: AgentDefinition) -> AgentDefinition:
-    return replace(agent, transfers=())
-
-
-def _internal(message: Message, agent_id: str, run_id: str) -> NewMessage:
-    if isinstance(message, AssistantMessage):
-        calls = [{"id": c.id, "name": c.name, "arguments": dict(c.arguments)} for c in message.tool_calls]
-        return NewMessage(
-            role="assistant",
-            content=message.content,
-            agent_id=agent_id,
-            visibility="internal",
-            message_type="tool-call",
-            tool_calls=calls,
-            run_id=run_id,
-        )
-    assert isinstance(message, ToolResultMessage), f"unexpected message in a turn's output: {type(message).__name__}"
-    return NewMessage(
-        role="tool",
-        content=message.content,
-        agent_id=agent_id,
-        visibility="internal",
-        message_type="tool-result",
-        tool_call_id=message.tool_call_id,
-        run_id=run_id,
-    )
