@@ -60,5 +60,9 @@ lock: ## Re-pin every dependency into constraints.txt (needs uv in .venv)
 bench: $(STAMP) ## Benchmark the streaming path (not part of test; about 2 min; QUICK=1 for under 1 min)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
+.PHONY: bench-analytics
+bench-analytics: $(STAMP) ## Analytics route latency over 100,000 seeded queries (PG=<postgres url> adds PostgreSQL)
+	$(BIN)/python -m bench.analytics $(if $(PG),--postgres '$(PG)')
+
 clean: ## Remove the virtualenv, caches and the local database
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

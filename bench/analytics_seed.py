@@ -213,6 +213,8 @@ async def load_postgres(dsn: str, data: Dataset) -> None:
                 ("tool_calls", CALL_COLUMNS, data.calls),
             ):
                 await connection.copy_records_to_table(table, records=rows, columns=list(columns))
-        await connection.execute("ANALYZE query_logs, query_steps, tool_calls")
+                # Before the next COPY: its foreign-key checks are planned from these statistics, and a
+                # `query_logs` still believed empty gets a sequential scan per checked row.
+                await connection.execute(f"ANALYZE {table}")
     finally:
         await connection.close()

@@ -11,7 +11,7 @@ calls, and the partial answer is stored.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from inkeep_runtime.events import RunEvent
@@ -43,6 +43,18 @@ class PreparedRun:
     observer: Callable[[RunEvent], None] | None = None
     """Sees the events the stream does not yield (a delegated agent's steps and tool calls); the query-log
     recorder sets it. Called synchronously on the run's task: it must not block or raise."""
+
+    def observed_by(self, observer: Callable[[RunEvent], None]) -> PreparedRun:
+        """This run with `observer` seeing the hidden events too (after any observer it already has)."""
+        first = self.observer
+        if first is None:
+            return replace(self, observer=observer)
+
+        def both(event: RunEvent) -> None:
+            first(event)
+            observer(event)
+
+        return replace(self, observer=both)
 
 
 class Runner(Protocol):

@@ -137,7 +137,7 @@ async def summarize(store: Store, scope: Scope, span: TimeRange, filters: Filter
 
 # --- time series ------------------------------------------------------------------------------------------------
 
-Value = tuple[float | None, int]
+Value = tuple[int | float | None, int]
 """A bucket's (value, count)."""
 
 

@@ -91,7 +91,9 @@ class Point:
     """One bucket of a series: `timestamp` is the bucket's start."""
 
     timestamp: str
-    value: float | None = Field(description="The metric; 0 or null for an empty bucket (see `unit`).")
+    value: int | float | None = Field(
+        description="The metric: an integer for counts and tokens, else a number; 0 or null for an empty bucket."
+    )
     count: int = Field(description="How many rows the value comes from (queries, or tool calls).")
 
 

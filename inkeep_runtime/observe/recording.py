@@ -12,8 +12,7 @@ run starts is an HTTP error, not a query.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator
 
 from inkeep_runtime.events import Problem, RunEvent, RunFailed
 from inkeep_runtime.graph.contract import PreparedRun, Runner, RunTarget
@@ -42,7 +41,7 @@ class RecordingRunner:
     async def stream(self, prepared: PreparedRun) -> AsyncIterator[RunEvent]:
         """See `Runner.stream`; the run is recorded when its stream ends, however it ends."""
         recorder = QueryRecorder(prepared, capture_arguments=self._capture_arguments)
-        observed = replace(prepared, observer=_both(prepared.observer, recorder.observe_delegated))
+        observed = prepared.observed_by(recorder.observe_delegated)
         events = self.inner.stream(observed)
         try:
             async for event in events:
@@ -60,14 +59,3 @@ class RecordingRunner:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:  # the executor stores the partial answer in its own (shielded) finally
                 await aclose()
-
-
-def _both(first: Callable[[RunEvent], None] | None, second: Callable[[RunEvent], None]) -> Callable[[RunEvent], None]:
-    if first is None:
-        return second
-
-    def observe(event: RunEvent) -> None:
-        first(event)
-        second(event)
-
-    return observe

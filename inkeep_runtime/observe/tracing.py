@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
@@ -386,7 +386,7 @@ class TracingRunner:
             graph_id=target.graph_id,
             capture=self._capture,
         )
-        observed = replace(prepared, observer=_chain(prepared.observer, spans.observe_delegated))
+        observed = prepared.observed_by(spans.observe_delegated)
         events = self.inner.stream(observed)
         finished = False
         try:
@@ -399,14 +399,3 @@ class TracingRunner:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-
-def _chain(first: Callable[[RunEvent], None] | None, second: Callable[[RunEvent], None]) -> Callable[[RunEvent], None]:
-    if first is None:
-        return second
-
-    def observe(event: RunEvent) -> None:
-        first(event)
-        second(event)
-
-    return observe

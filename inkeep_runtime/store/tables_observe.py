@@ -40,6 +40,18 @@ class QueryLog(SQLModel, table=True):
         Index("ix_query_logs_started", "tenant_id", "project_id", "started_at_ms", "id"),
         Index("ix_query_logs_graph", "tenant_id", "project_id", "graph_id", "started_at_ms"),
         Index("ix_query_logs_conversation", "tenant_id", "project_id", "conversation_id"),
+        Index(  # migration 009: covers the analytics summary
+            "ix_query_logs_analytics",
+            "tenant_id",
+            "project_id",
+            "started_at_ms",
+            "status",
+            "duration_ms",
+            "input_tokens",
+            "output_tokens",
+            "transfers",
+            "delegations",
+        ),
     )
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)
@@ -86,6 +98,7 @@ class QueryStep(SQLModel, table=True):
         _query_fk(),
         Index("ix_query_steps_query", "tenant_id", "project_id", "query_id", "seq"),
         Index("ix_query_steps_agent", "tenant_id", "project_id", "agent_id", "started_at_ms"),
+        Index("ix_query_steps_started", "tenant_id", "project_id", "started_at_ms"),  # migration 009
     )
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)
@@ -121,6 +134,16 @@ class ToolCallLog(SQLModel, table=True):
         Index("ix_tool_calls_tool", "tenant_id", "project_id", "tool_id", "started_at_ms"),
         Index("ix_tool_calls_agent", "tenant_id", "project_id", "agent_id", "started_at_ms"),
         Index("ix_tool_calls_query", "tenant_id", "project_id", "query_id"),
+        Index(  # migration 009: covers tool-call analytics
+            "ix_tool_calls_analytics",
+            "tenant_id",
+            "project_id",
+            "started_at_ms",
+            "latency_ms",
+            "success",
+            "permission_mode",
+            "approval",
+        ),
     )
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)

@@ -59,6 +59,8 @@ async def test_every_metric_per_hour(
     assert (found["metric"], found["unit"], found["frequency"], found["window"]) == (metric, unit, "1h", None)
     assert [point["timestamp"] for point in found["points"]] == HOURS
     assert points(found) == expected
+    if unit in {"count", "tokens"}:
+        assert all(type(point["value"]) is int for point in found["points"])
 
 
 async def test_buckets_are_aligned_to_the_epoch_not_to_from(seeded: httpx.AsyncClient) -> None:
