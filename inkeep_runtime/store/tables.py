@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKeyConstraint, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from inkeep_runtime.store.table_keys import ID_LENGTH as _ID
+from inkeep_runtime.store.table_keys import project_fk as _project_fk
+from inkeep_runtime.store.table_keys import scoped_fk as _fk
 from inkeep_runtime.store.tables_a2a import A2ATask
 from inkeep_runtime.store.tables_artifacts import Artifact
 from inkeep_runtime.store.tables_context import ContextCacheEntry
@@ -56,20 +59,6 @@ __all__ = [
     "ToolOverride",
     "ToolPermissionDefault",
 ]
-
-_ID = 255
-
-
-def _project_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"])
-
-
-def _fk(column: str, target: str, ondelete: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "project_id", column],
-        [f"{target}.tenant_id", f"{target}.project_id", f"{target}.id"],
-        ondelete=ondelete,
-    )
 
 
 class Project(SQLModel, table=True):

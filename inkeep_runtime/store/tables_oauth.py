@@ -13,29 +13,18 @@ Access tokens, refresh tokens, client secrets and PKCE verifiers are secrets: no
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKeyConstraint, UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from inkeep_runtime.store.table_keys import ID_LENGTH as _ID
+from inkeep_runtime.store.table_keys import project_fk, scoped_fk
+
 __all__ = ["OAuthClient", "OAuthState", "OAuthToken"]
-
-_ID = 255
-
-
-def _project_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE")
-
-
-def _fk(column: str, target: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "project_id", column],
-        [f"{target}.tenant_id", f"{target}.project_id", f"{target}.id"],
-        ondelete="CASCADE",
-    )
 
 
 class OAuthClient(SQLModel, table=True):
     __tablename__ = "oauth_clients"
-    __table_args__ = (_project_fk(),)
+    __table_args__ = (project_fk("CASCADE"),)
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)
     id: str = Field(primary_key=True, max_length=_ID)
@@ -54,9 +43,9 @@ class OAuthClient(SQLModel, table=True):
 class OAuthState(SQLModel, table=True):
     __tablename__ = "oauth_states"
     __table_args__ = (
-        _project_fk(),
-        _fk("tool_id", "tools"),
-        _fk("client_ref", "oauth_clients"),
+        project_fk("CASCADE"),
+        scoped_fk("tool_id", "tools", "CASCADE"),
+        scoped_fk("client_ref", "oauth_clients", "CASCADE"),
         UniqueConstraint("id", name="uq_oauth_states_id"),
     )
     tenant_id: str = Field(primary_key=True, max_length=_ID)
@@ -79,9 +68,9 @@ class OAuthState(SQLModel, table=True):
 class OAuthToken(SQLModel, table=True):
     __tablename__ = "oauth_tokens"
     __table_args__ = (
-        _project_fk(),
-        _fk("id", "credential_references"),
-        _fk("client_ref", "oauth_clients"),
+        project_fk("CASCADE"),
+        scoped_fk("id", "credential_references", "CASCADE"),
+        scoped_fk("client_ref", "oauth_clients", "CASCADE"),
     )
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)

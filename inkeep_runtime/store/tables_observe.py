@@ -11,24 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Index
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
+from inkeep_runtime.store.table_keys import ID_LENGTH as _ID
+from inkeep_runtime.store.table_keys import project_fk, scoped_fk
+
 __all__ = ["QueryLog", "QueryStep", "ToolCallLog"]
-
-_ID = 255
-
-
-def _project_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE")
-
-
-def _query_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "project_id", "query_id"],
-        ["query_logs.tenant_id", "query_logs.project_id", "query_logs.id"],
-        ondelete="CASCADE",
-    )
 
 
 class QueryLog(SQLModel, table=True):
@@ -36,7 +25,7 @@ class QueryLog(SQLModel, table=True):
 
     __tablename__ = "query_logs"
     __table_args__ = (
-        _project_fk(),
+        project_fk("CASCADE"),
         Index("ix_query_logs_started", "tenant_id", "project_id", "started_at_ms", "id"),
         Index("ix_query_logs_graph", "tenant_id", "project_id", "graph_id", "started_at_ms"),
         Index("ix_query_logs_conversation", "tenant_id", "project_id", "conversation_id"),
@@ -94,8 +83,8 @@ class QueryStep(SQLModel, table=True):
 
     __tablename__ = "query_steps"
     __table_args__ = (
-        _project_fk(),
-        _query_fk(),
+        project_fk("CASCADE"),
+        scoped_fk("query_id", "query_logs", "CASCADE"),
         Index("ix_query_steps_query", "tenant_id", "project_id", "query_id", "seq"),
         Index("ix_query_steps_agent", "tenant_id", "project_id", "agent_id", "started_at_ms"),
         Index("ix_query_steps_started", "tenant_id", "project_id", "started_at_ms"),  # migration 009
@@ -128,8 +117,8 @@ class ToolCallLog(SQLModel, table=True):
 
     __tablename__ = "tool_calls"
     __table_args__ = (
-        _project_fk(),
-        _query_fk(),
+        project_fk("CASCADE"),
+        scoped_fk("query_id", "query_logs", "CASCADE"),
         Index("ix_tool_calls_started", "tenant_id", "project_id", "started_at_ms"),
         Index("ix_tool_calls_tool", "tenant_id", "project_id", "tool_id", "started_at_ms"),
         Index("ix_tool_calls_agent", "tenant_id", "project_id", "agent_id", "started_at_ms"),

@@ -11,31 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKeyConstraint, Index
+from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
+from inkeep_runtime.store.table_keys import ID_LENGTH as _ID
+from inkeep_runtime.store.table_keys import project_fk, scoped_fk
+
 __all__ = ["AgentToolPermission", "ToolApproval", "ToolOverride", "ToolPermissionDefault"]
-
-_ID = 255
-
-
-def _project_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE")
-
-
-def _fk(column: str, target: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "project_id", column],
-        [f"{target}.tenant_id", f"{target}.project_id", f"{target}.id"],
-        ondelete="CASCADE",
-    )
 
 
 class AgentToolPermission(SQLModel, table=True):
     """How one agent may use one MCP tool of one server: `(agentId, toolId, toolName) → mode`."""
 
     __tablename__ = "agent_tool_permissions"
-    __table_args__ = (_project_fk(), _fk("agent_id", "agents"), _fk("tool_id", "tools"))
+    __table_args__ = (
+        project_fk("CASCADE"),
+        scoped_fk("agent_id", "agents", "CASCADE"),
+        scoped_fk("tool_id", "tools", "CASCADE"),
+    )
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)
     agent_id: str = Field(primary_key=True, max_length=_ID)
@@ -52,7 +45,7 @@ class ToolPermissionDefault(SQLModel, table=True):
     """A project's default mode for tools without an explicit permission (none stored: `always_execute`)."""
 
     __tablename__ = "tool_permission_defaults"
-    __table_args__ = (_project_fk(),)
+    __table_args__ = (project_fk("CASCADE"),)
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)
     default_mode: str = Field(max_length=32)
@@ -64,7 +57,7 @@ class ToolOverride(SQLModel, table=True):
     """Operator-written context appended to an MCP tool's description: `(toolId, toolName) → addedContext`."""
 
     __tablename__ = "tool_overrides"
-    __table_args__ = (_project_fk(), _fk("tool_id", "tools"))
+    __table_args__ = (project_fk("CASCADE"), scoped_fk("tool_id", "tools", "CASCADE"))
     tenant_id: str = Field(primary_key=True, max_length=_ID)
     project_id: str = Field(primary_key=True, max_length=_ID)
     tool_id: str = Field(primary_key=True, max_length=_ID)
@@ -79,7 +72,7 @@ class ToolApproval(SQLModel, table=True):
 
     __tablename__ = "tool_approvals"
     __table_args__ = (
-        _project_fk(),
+        project_fk("CASCADE"),
         Index("ix_tool_approvals_call", "tenant_id", "project_id", "tool_call_id"),
         Index("ix_tool_approvals_status", "tenant_id", "project_id", "status", "requested_at"),
         Index("ix_tool_approvals_requested", "tenant_id", "project_id", "requested_at", "id"),
