@@ -10,7 +10,8 @@ and at the tools offered, and takes the first rule that applies:
 
 1. The last message is a tool result (other than a transfer hand-off): summarise this turn's tool
    results in text and stop.
-2. Transfer tools are offered and nothing was transferred in this turn: transfer to the target whose
+2. Transfer tools are offered and nothing was transferred in this turn: transfer (after greeting the
+   customer by name when the instructions name them, `offline_greeting.py`) to the target whose
    id or description matches the user's words (billing and technical keywords, then plain word
    overlap). No match, no transfer. At most one transfer per turn, so an agent never hands the user
    back to the agent that just handed them over (no ping-pong).
@@ -49,6 +50,7 @@ from inkeep_runtime.llm.messages import (
     UserMessage,
 )
 from inkeep_runtime.llm.offline_components import structured_pieces
+from inkeep_runtime.llm.offline_greeting import greeting
 
 __all__ = ["MARKER", "OFFLINE_MODEL", "OfflineModelClient", "is_offline_model"]
 
@@ -121,6 +123,10 @@ class OfflineModelClient:
         output_words = 0
         if calls:
             await anyio.sleep(self.chunk_delay_s)  # a checkpoint, and a model's thinking time
+            hello = greeting(turn.system_text, MARKER) if any(c.name.startswith(_TRANSFER) for c in calls) else None
+            if hello is not None:
+                output_words += len(hello.split())
+                yield TextChunk(text=hello)
             for call in calls:
                 output_words += len(call.name.split("_")) + len(call.raw_arguments.split())
                 yield call
