@@ -269,7 +269,7 @@ def _check_dashboard_trace(trace: dict[str, Any]) -> None:
         1,
         1,
     )
-    assert "The customer is Ada Lovelace" not in json.dumps(trace)  # the profile shapes the prompt; prompts are not logged
+    assert "The customer is Ada Lovelace" not in json.dumps(trace)  # prompts (rendered from the profile) are not logged
 
 
 async def _check_tool_analytics(demo: SupportDemo, traces: list[dict[str, Any]]) -> None:
