@@ -22,6 +22,12 @@ INVALID_DETAIL = (
 )
 
 
+@pytest.fixture
+def backend() -> str:
+    """Limits and structured output do not depend on the database (the CRUD and store tests cover both)."""
+    return "sqlite"
+
+
 async def test_each_component_streams_as_soon_as_it_is_complete(
     store: Store, tmp_path: Path, fake_llm: FakeLLM
 ) -> None:

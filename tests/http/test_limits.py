@@ -15,6 +15,12 @@ LIMIT = 2048
 
 
 @pytest.fixture
+def backend() -> str:
+    """Limits and structured output do not depend on the database (the CRUD and store tests cover both)."""
+    return "sqlite"
+
+
+@pytest.fixture
 def settings() -> Settings:
     """A small body limit, so tests can cross it cheaply."""
     return Settings(database_url="sqlite+aiosqlite:///:memory:", max_body_bytes=LIMIT)

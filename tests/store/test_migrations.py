@@ -54,32 +54,8 @@ async def test_table_names_match_the_models(store: Store) -> None:
     assert names == {*MODEL_TABLES, "inkeep_migrations"}
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
-async def test_columns_match_the_models(store: Store, name: str) -> None:
-    reflected = await _reflect(store, lambda inspector: inspector.get_columns(name))
-    model = MODEL_TABLES[name]
-    assert {c["name"]: c["nullable"] for c in reflected} == {c.name: c.nullable for c in model.columns}
-
-
-@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
-async def test_primary_keys_match_the_models(store: Store, name: str) -> None:
-    reflected = await _reflect(store, lambda inspector: inspector.get_pk_constraint(name))
-    assert reflected["constrained_columns"] == [c.name for c in MODEL_TABLES[name].primary_key.columns]
-
-
-@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
-async def test_foreign_keys_match_the_models(store: Store, name: str) -> None:
-    reflected = await _reflect(store, lambda inspector: inspector.get_foreign_keys(name))
-    found = {
-        (
-            tuple(fk["constrained_columns"]),
-            fk["referred_table"],
-            tuple(fk["referred_columns"]),
-            (fk.get("options", {}).get("ondelete") or "NO ACTION").upper(),
-        )
-        for fk in reflected
-    }
-    expected = {
+def _expected_foreign_keys(name: str) -> set[tuple[Any, ...]]:
+    return {
         (
             tuple(c.name for c in fk.columns),
             fk.referred_table.name,
@@ -88,19 +64,57 @@ async def test_foreign_keys_match_the_models(store: Store, name: str) -> None:
         )
         for fk in MODEL_TABLES[name].foreign_key_constraints
     }
-    assert found == expected
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_TABLES))
-async def test_unique_constraints_match_the_models(store: Store, name: str) -> None:
-    reflected = await _reflect(store, lambda inspector: inspector.get_unique_constraints(name))
-    found = {tuple(u["column_names"]) for u in reflected}
-    expected = {
+def _found_foreign_keys(reflected: list[Any]) -> set[tuple[Any, ...]]:
+    return {
+        (
+            tuple(fk["constrained_columns"]),
+            fk["referred_table"],
+            tuple(fk["referred_columns"]),
+            (fk.get("options", {}).get("ondelete") or "NO ACTION").upper(),
+        )
+        for fk in reflected
+    }
+
+
+def _expected_uniques(name: str) -> set[tuple[str, ...]]:
+    return {
         tuple(c.name for c in constraint.columns)
         for constraint in MODEL_TABLES[name].constraints
         if isinstance(constraint, sa.UniqueConstraint) and not isinstance(constraint, sa.PrimaryKeyConstraint)
     }
-    assert found == expected
+
+
+async def test_every_table_matches_its_model(store: Store) -> None:
+    """Columns (nullability), primary keys, foreign keys (with ON DELETE) and unique constraints of every table.
+
+    One reflection pass over all tables, compared table by table, so a mismatch names its table.
+    """
+
+    def reflect(inspector: Any) -> dict[str, dict[str, Any]]:
+        return {
+            name: {
+                "columns": {c["name"]: c["nullable"] for c in inspector.get_columns(name)},
+                "primary_key": inspector.get_pk_constraint(name)["constrained_columns"],
+                "foreign_keys": _found_foreign_keys(inspector.get_foreign_keys(name)),
+                "uniques": {tuple(u["column_names"]) for u in inspector.get_unique_constraints(name)},
+            }
+            for name in MODEL_TABLES
+        }
+
+    reflected = await _reflect(store, reflect)
+    expected = {
+        name: {
+            "columns": {c.name: c.nullable for c in model.columns},
+            "primary_key": [c.name for c in model.primary_key.columns],
+            "foreign_keys": _expected_foreign_keys(name),
+            "uniques": _expected_uniques(name),
+        }
+        for name, model in MODEL_TABLES.items()
+    }
+    for name in sorted(MODEL_TABLES):
+        assert reflected[name] == expected[name], name
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store) -> None:
