@@ -78,6 +78,12 @@ async def executor(store: Store, *, timeout_s: float = 10.0) -> AsyncIterator[Gr
 
 
 @pytest.fixture
+def backend() -> str:
+    """Delegation over A2A does not depend on the database (the executor tests cover both)."""
+    return "sqlite"
+
+
+@pytest.fixture
 async def partner(request: pytest.FixtureRequest) -> AsyncIterator[FakeA2A]:
     """The external agent, its card offering A2A 1.0 and 0.3 (our client picks 1.0), or 0.3 only (param "0.3")."""
     versions = ("0.3",) if getattr(request, "param", "1.0") == "0.3" else ("1.0", "0.3")

@@ -27,6 +27,12 @@ SLOW_WORDS = " ".join(f"tok{i}" for i in range(80))
 
 
 @pytest.fixture
+def backend() -> str:
+    """The wire with the SDK is the same on both databases; tests/a2a/test_server_tasks.py covers PostgreSQL."""
+    return "sqlite"
+
+
+@pytest.fixture
 async def server(store: Store, tmp_path: Path, fake_llm: FakeLLM) -> AsyncIterator[Served]:
     """Graph g (router, helper) served with auth on."""
     async with served(store, tmp_path, fake_llm) as running:
