@@ -25,7 +25,6 @@ A2A intends; stored (and in `tasks/get`), neighbouring text parts are merged int
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from inkeep_runtime.a2a.wire import ArtifactUpdate, StatusUpdate, Update, agent_message
@@ -47,13 +46,14 @@ from inkeep_runtime.events import (
 )
 from inkeep_runtime.ids import new_id
 from inkeep_runtime.protocols.base import operation_payload
+from inkeep_runtime.store.rows import utc_now
 
 __all__ = ["TaskEncoder", "now"]
 
 
 def now() -> str:
     """An A2A timestamp: ISO 8601 UTC with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_now()
 
 
 class TaskEncoder:

@@ -53,7 +53,7 @@ from inkeep_runtime.mcp import ToolResult
 from inkeep_runtime.store.approvals import ApprovalRecord, ApprovalStore, NewApproval
 from inkeep_runtime.store.conversations import ConversationStore, NewMessage
 from inkeep_runtime.store.engine import Store
-from inkeep_runtime.store.rows import Scope
+from inkeep_runtime.store.rows import Scope, iso_utc
 
 __all__ = [
     "ApprovalBroker",
@@ -79,8 +79,7 @@ _ANSWER_SHARE = 0.25
 _ANSWER_MAX_S = 30.0
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_iso = iso_utc
 
 
 def _later(seconds: float) -> str:

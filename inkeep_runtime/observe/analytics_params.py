@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, NoReturn
 
 from inkeep_runtime.errors import FieldError, InvalidRequest
+from inkeep_runtime.store.rows import iso_utc
 
 __all__ = [
     "DURATION_PATTERN",
@@ -98,8 +99,7 @@ def parse_instant_ms(text: str) -> int:
 
 def iso_ms(epoch_ms: int) -> str:
     """Epoch milliseconds as ISO-8601 UTC with milliseconds and a `Z` (the form every API timestamp has)."""
-    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(_EPOCH + timedelta(milliseconds=epoch_ms))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from inkeep_runtime.store import tables
 from inkeep_runtime.store.engine import Store
-from inkeep_runtime.store.rows import Rows, Scope, utc_now
+from inkeep_runtime.store.rows import Rows, Scope, iso_utc, utc_now
 
 __all__ = [
     "ClientRecord",
@@ -39,7 +39,7 @@ StateOutcome = Literal["ok", "unknown", "expired", "replayed"]
 
 def epoch_to_iso(seconds: float) -> str:
     """Epoch seconds as stored (ISO-8601 UTC with milliseconds and a `Z`)."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(datetime.fromtimestamp(seconds, UTC))
 
 
 def iso_to_epoch(value: str) -> float:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inkeep_runtime.errors import Conflict
 from inkeep_runtime.store import tables
 
-__all__ = ["KINDS", "Rows", "Scope", "utc_now"]
+__all__ = ["KINDS", "Rows", "Scope", "iso_utc", "utc_now"]
 
 KINDS: Final[dict[str, sa.Table]] = {
     model.__tablename__: model.__table__  # type: ignore[union-attr]
@@ -42,9 +42,14 @@ KINDS: Final[dict[str, sa.Table]] = {
 }
 
 
+def iso_utc(moment: datetime) -> str:
+    """`moment` as stored and shown by the API: ISO-8601 UTC with milliseconds and a `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
     """The current time as stored: ISO-8601 UTC with milliseconds and a `Z`."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
